@@ -1,0 +1,1 @@
+"""Vocabularies, feature converters, batching and masking, file readers."""

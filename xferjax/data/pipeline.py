@@ -1,0 +1,125 @@
+"""From a SeqIO task to the batches of a training or evaluation run.
+
+The batch of global step `s` is a pure function of (examples, seed, s): the
+examples are materialised once, each epoch is a seeded permutation, and the
+step indexes into the concatenation of epochs. That makes resumption exact
+(a resumed run sees the same batches as an uninterrupted one) and keeps the
+data identical on any device count. Each process reads only its own rows of
+every global batch (`host_slice`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import jax
+import numpy as np
+import seqio
+import tensorflow as tf
+
+from xferjax import errors
+from xferjax.data import features
+
+tf.config.set_visible_devices([], "GPU")  # TF is only a data library here.
+
+
+def get_task_or_mixture(name: str):
+  """The registered task or mixture, or an error listing close names."""
+  try:
+    return seqio.get_mixture_or_task(name)
+  except ValueError:
+    names = sorted(seqio.TaskRegistry.names()) + sorted(
+        seqio.MixtureRegistry.names())
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    hint = (f"did you mean {', '.join(close)}? " if close else "") + (
+        "`xferjax tasks list` shows every registered name; register your own "
+        "task in a module and pass --gin.import or --module")
+    raise errors.UnknownTaskError(
+        f"no SeqIO task or mixture is registered as {name!r}", hint) from None
+
+
+def load_examples(name: str, split: str, task_feature_lengths: dict[str, int],
+                  feature_converter: seqio.FeatureConverter) -> dict[str, np.ndarray]:
+  """All examples of one split, converted and stacked into numpy arrays."""
+  task = get_task_or_mixture(name)
+  if split not in task.splits:
+    raise errors.ConfigError(
+        f"{name!r} has no split {split!r}",
+        f"use one of {sorted(task.splits)}")
+  # Trim with the text lengths only (seqio cannot slice scalar features), then
+  # convert with every task feature's length, as seqio.get_dataset would.
+  ds = task.get_dataset(sequence_length=task_feature_lengths, split=split,
+                        shuffle=False, num_epochs=1, use_cached=False)
+  ds = feature_converter(ds, features.with_scalar_lengths(
+      feature_converter, task_feature_lengths))
+  # Batching inside tf.data keeps Python out of the per-example loop.
+  chunks = list(ds.batch(4096).as_numpy_iterator())
+  if not chunks:
+    raise errors.DataError(f"{name!r} split {split!r} yielded no examples",
+                           "check the task's source and preprocessors")
+  return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+
+
+def num_examples(arrays: dict[str, np.ndarray]) -> int:
+  return len(next(iter(arrays.values())))
+
+
+class StepBatcher:
+  """Global batch for any step: epoch-wise seeded permutations, no state."""
+
+  def __init__(self, arrays: dict[str, np.ndarray], batch_size: int,
+               seed: int, shuffle: bool = True):
+    self.arrays = arrays
+    self.batch_size = batch_size
+    self.seed = seed
+    self.shuffle = shuffle
+    self.size = num_examples(arrays)
+    self._perm_cache: dict[int, np.ndarray] = {}
+
+  def _epoch_order(self, epoch: int) -> np.ndarray:
+    if epoch not in self._perm_cache:
+      if len(self._perm_cache) > 4:
+        self._perm_cache.clear()
+      self._perm_cache[epoch] = (
+          np.random.default_rng([self.seed, epoch]).permutation(self.size)
+          if self.shuffle else np.arange(self.size))
+    return self._perm_cache[epoch]
+
+  def indices(self, step: int) -> np.ndarray:
+    start = step * self.batch_size
+    positions = np.arange(start, start + self.batch_size)
+    epochs, offsets = np.divmod(positions, self.size)
+    return np.array([self._epoch_order(e)[o] for e, o in zip(epochs, offsets)])
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    idx = host_slice(self.indices(step))
+    return {k: v[idx] for k, v in self.arrays.items()}
+
+
+def host_slice(global_rows: np.ndarray) -> np.ndarray:
+  """This process' contiguous share of a global batch's rows."""
+  n = jax.process_count()
+  if len(global_rows) % n:
+    raise errors.ShapeError(
+        f"global batch of {len(global_rows)} rows cannot be split over {n} "
+        "processes", f"use a batch size that is a multiple of {n}")
+  per = len(global_rows) // n
+  i = jax.process_index()
+  return global_rows[i * per:(i + 1) * per]
+
+
+def eval_batches(arrays: dict[str, np.ndarray], batch_size: int):
+  """Fixed-size batches over every example once; the last is padded.
+
+  Yields (batch, num_real_rows): padding rows repeat row 0 and must be
+  dropped from predictions (fixed shapes avoid recompiling the eval step).
+  """
+  size = num_examples(arrays)
+  for start in range(0, size, batch_size):
+    idx = np.arange(start, start + batch_size)
+    real = int(min(batch_size, size - start))
+    idx[real:] = 0
+    yield {k: v[idx] for k, v in arrays.items()}, real

@@ -1,0 +1,1 @@
+"""Flax models with logical axis names (XLM-R-style encoder and heads)."""

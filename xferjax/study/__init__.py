@@ -1,0 +1,1 @@
+"""The three-phase study and its report."""

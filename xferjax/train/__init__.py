@@ -1,0 +1,1 @@
+"""Train state, optimizer, train/eval steps, checkpoints, metrics, runs."""
