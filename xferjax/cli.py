@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
+  from xferjax import quiet_tf
+  quiet_tf.import_tensorflow()
   try:
     from xferjax import config
     argv, bindings = config.split_gin_flags(argv)

@@ -7,7 +7,9 @@ imports the modules that define them (`register_configurables`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
 import re
 from typing import Iterable, Sequence
@@ -84,8 +86,9 @@ def parse(gin_files: Sequence[str], bindings: Sequence[str],
     gin.add_config_file_search_path(directory)
   files = [resolve_gin_file(f, search_paths) for f in gin_files]
   try:
-    gin.parse_config_files_and_bindings(files, bindings,
-                                        finalize_config=False)
+    with _quiet_gin_include_probes():
+      gin.parse_config_files_and_bindings(files, bindings,
+                                          finalize_config=False)
   except (ValueError, KeyError, SyntaxError, ImportError, IOError) as e:
     raise errors.ConfigError(
         f"invalid gin configuration: {_first_line(e)}",
@@ -104,6 +107,25 @@ def parse(gin_files: Sequence[str], bindings: Sequence[str],
         f"required value {name} is not set",
         f"pass --gin.{name}=VALUE (strings need inner quotes, e.g. "
         f"--gin.{name}=\"'/tmp/run'\")") from None
+
+
+class _DropIncludeProbeErrors(logging.Filter):
+  """gin logs "Path not found" at ERROR level while it probes each search
+  path for an `include`d file, even when a later path has it."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Path not found")
+
+
+@contextlib.contextmanager
+def _quiet_gin_include_probes():
+  root = logging.getLogger()
+  probe_filter = _DropIncludeProbeErrors()
+  root.addFilter(probe_filter)
+  try:
+    yield
+  finally:
+    root.removeFilter(probe_filter)
 
 
 def _first_line(e: Exception) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from xferjax.data import features
+from xferjax.data import pipeline as data_pipeline
 from xferjax.study import pipeline
 from xferjax.train import results_io
 
@@ -86,7 +88,8 @@ def _table_markdown(summary: dict[str, Any], languages, seeds) -> str:
   return "\n".join(lines)
 
 
-def _plot(summary: dict[str, Any], languages, path: str) -> None:
+def _plot(summary: dict[str, Any], languages, path: str,
+          num_labels: int) -> None:
   import matplotlib
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt
@@ -102,8 +105,8 @@ def _plot(summary: dict[str, Any], languages, path: str) -> None:
     stds = [summary["per_language"][l][f"{key}_std"] for l in languages]
     ax.bar(x + offset, means, width, yerr=stds, capsize=3,
            label=CONDITION_LABELS[condition])
-  ax.axhline(100.0 / 3, color="grey", linestyle=":", linewidth=1,
-             label="chance (3 classes)")
+  ax.axhline(100.0 / num_labels, color="grey", linestyle=":", linewidth=1,
+             label=f"chance ({num_labels} classes)")
   ax.set_xticks(x, languages)
   ax.set_ylabel("zero-shot accuracy (%)")
   ax.set_ylim(0, 100)
@@ -152,7 +155,9 @@ def write_study_outputs(study, phase_results: dict[str, Any]) -> dict[str, Any]:
   results_io.atomic_write_text(os.path.join(out, "results_table.md"),
                                table + "\n")
   plot_path = os.path.join(out, "zero_shot_accuracy.png")
-  _plot(summary, languages, plot_path)
+  num_labels = len(features.label_names_of(
+      data_pipeline.get_task_or_mixture(study.target.task)))
+  _plot(summary, languages, plot_path, num_labels)
 
   results = {
       "seeds": seeds,

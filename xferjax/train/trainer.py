@@ -85,8 +85,13 @@ class TrainRun:
   def fingerprint(self) -> dict[str, Any]:
     """What must match for an existing run dir to count as this run."""
     d = dataclasses.asdict(self)
-    d.pop("model_dir")
+    model_dir = d.pop("model_dir")
     d["eval_tasks"] = list(d["eval_tasks"])
+    if d["init_from"]:
+      # Relative to the run itself: the same study run from another working
+      # directory, or moved as a whole, is still the same run.
+      d["init_from"] = os.path.relpath(os.path.abspath(d["init_from"]),
+                                       os.path.abspath(model_dir))
     return d
 
 
