@@ -91,43 +91,25 @@ def register(seed: int = 0, prefix: str = "synthetic") -> None:
         preprocessors=[seqio.preprocessors.tokenize],
         output_features={"text": text})
 
-  pair_features = {"text_a": text, "text_b": text}
-  add(f"{prefix}_paraphrase",
-      source=_source(
-          lambda split: ({"text_a": ex["sentence1"], "text_b": ex["sentence2"],
-                          "label": ex["label"]}
-                         for ex in world.paraphrase(split)),
-          ["train", "validation"],
-          {"text_a": _STR, "text_b": _STR, "label": _INT}),
-      preprocessors=[seqio.preprocessors.tokenize],
-      output_features={**pair_features,
-                       "label": features.label_feature(
-                           world_lib.PARAPHRASE_LABELS)})
-
-  add(f"{prefix}_entailment",
-      source=_source(
-          lambda split: ({"text_a": ex["premise"], "text_b": ex["hypothesis"],
-                          "label": ex["label"]}
-                         for ex in world.entailment(split)),
-          ["train", "validation"],
-          {"text_a": _STR, "text_b": _STR, "label": _INT}),
-      preprocessors=[seqio.preprocessors.tokenize],
-      output_features={**pair_features,
-                       "label": features.label_feature(
-                           world_lib.ENTAILMENT_LABELS)})
-
-  for lang in world.config.languages:
-    add(f"{prefix}_nli.{lang}",
+  def add_pair_task(name, examples, first, second, label_names):
+    """A sentence-pair classification task over a (split) -> examples fn."""
+    add(name,
         source=_source(
-            lambda split, lang=lang: (
-                {"text_a": ex["premise"], "text_b": ex["hypothesis"],
-                 "label": ex["label"]} for ex in world.nli(split, lang)),
+            lambda split: ({"text_a": ex[first], "text_b": ex[second],
+                            "label": ex["label"]} for ex in examples(split)),
             ["train", "validation"],
             {"text_a": _STR, "text_b": _STR, "label": _INT}),
         preprocessors=[seqio.preprocessors.tokenize],
-        output_features={**pair_features,
-                         "label": features.label_feature(
-                             world_lib.NLI_LABELS)})
+        output_features={"text_a": text, "text_b": text,
+                         "label": features.label_feature(label_names)})
 
+  add_pair_task(f"{prefix}_paraphrase", world.paraphrase, "sentence1",
+                "sentence2", world_lib.PARAPHRASE_LABELS)
+  add_pair_task(f"{prefix}_entailment", world.entailment, "premise",
+                "hypothesis", world_lib.ENTAILMENT_LABELS)
+  for lang in world.config.languages:
+    add_pair_task(f"{prefix}_nli.{lang}",
+                  lambda split, lang=lang: world.nli(split, lang),
+                  "premise", "hypothesis", world_lib.NLI_LABELS)
 
 register()

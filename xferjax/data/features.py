@@ -68,9 +68,24 @@ def with_scalar_lengths(converter: seqio.FeatureConverter,
   return full
 
 
-def _trim_pad(ids: tf.Tensor, length: int) -> tf.Tensor:
-  ids = ids[:length]
-  return tf.pad(ids, [[0, length - tf.shape(ids)[0]]])
+def encoder_input(segments, special_ids: Mapping[str, int],
+                  length: int) -> dict[str, tf.Tensor]:
+  """`<cls> s1 <sep> s2 ... <eos>`, trimmed and padded to `length`.
+
+  The one place the XLM-R input layout is built; every encoder converter
+  (classification, MLM, and the task-specific ones) goes through it.
+  """
+  parts = [[special_ids["cls"]]]
+  for i, segment in enumerate(segments):
+    if i:
+      parts.append([special_ids["sep"]])
+    parts.append(tf.cast(segment, tf.int32))
+  parts.append([special_ids["eos"]])
+  tokens = tf.concat([tf.cast(p, tf.int32) for p in parts], axis=0)[:length]
+  tokens = tf.pad(tokens, [[0, length - tf.shape(tokens)[0]]],
+                  constant_values=special_ids["pad"])
+  return {"input_ids": tokens,
+          "attention_mask": tf.cast(tokens != special_ids["pad"], tf.int32)}
 
 
 class EncoderClassificationConverter(seqio.FeatureConverter):
@@ -94,14 +109,8 @@ class EncoderClassificationConverter(seqio.FeatureConverter):
     ids = self._ids
 
     def convert(ex):
-      parts = [[ids["cls"]], ex["text_a"]]
-      if self._pair:
-        parts += [[ids["sep"]], ex["text_b"]]
-      parts.append([ids["eos"]])
-      tokens = tf.concat([tf.cast(p, tf.int32) for p in parts], axis=0)
-      tokens = _trim_pad(tokens, length)
-      return {"input_ids": tokens,
-              "attention_mask": tf.cast(tokens != ids["pad"], tf.int32),
+      segments = [ex["text_a"], ex["text_b"]] if self._pair else [ex["text_a"]]
+      return {**encoder_input(segments, ids, length),
               "label": tf.cast(ex["label"], tf.int32)}
 
     return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
@@ -129,11 +138,7 @@ class EncoderMlmConverter(seqio.FeatureConverter):
     ids = self._ids
 
     def convert(ex):
-      tokens = tf.concat([[ids["cls"]], tf.cast(ex["text"], tf.int32),
-                          [ids["eos"]]], axis=0)
-      tokens = _trim_pad(tokens, length)
-      return {"input_ids": tokens,
-              "attention_mask": tf.cast(tokens != ids["pad"], tf.int32)}
+      return encoder_input([ex["text"]], ids, length)
 
     return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
 
