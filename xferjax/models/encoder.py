@@ -1,10 +1,17 @@
 """XLM-R-style Transformer encoder in Flax linen, with logical axis names.
 
 XLM-R (Conneau et al. 2020) is RoBERTa trained on 100 languages: learned
-absolute position embeddings, post-LN layers (pre-LN for the XL/XXL models),
-GELU MLPs and an MLM head tied to the input embedding. Every parameter is
-created with `nn.with_logical_partitioning` and every large activation passes
-`nn.with_logical_constraint`, so `xferjax.partitioning` rules decide sharding.
+absolute position embeddings, post-LN layers (pre-LN for the XL/XXL models of
+Goyal et al. 2021), GELU MLPs and an MLM head tied to the input embedding.
+Every parameter is created with `nn.with_logical_partitioning` and every large
+activation passes `nn.with_logical_constraint`, so `xferjax.partitioning`
+rules decide sharding. `EncoderConfig.scan_layers` / `.remat_policy` select a
+scanned, rematerialised layer stack (`xferjax.models.stacking`), which the
+1B+ presets use.
+
+`EncoderModel(cfg, head, num_labels)` puts one task head on the encoder; the
+heads and the inputs each expects are listed in `HEAD_TYPES` and
+`xferjax.models.heads`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from xferjax import errors
+from xferjax.models import heads as heads_lib
+from xferjax.models import layers, stacking
+from xferjax.models.heads import ClassificationHead, MlmHead  # noqa: F401
+from xferjax.models.layers import EinsumDense  # noqa: F401  (public name)
 
 Array = jax.Array
 
@@ -38,12 +49,20 @@ class EncoderConfig:
   layer_norm_eps: float = 1e-5
   # Compute dtype; parameters stay float32 (master weights).
   dtype: str = "float32"
+  # Scan over layers (compile time independent of depth) and the remat
+  # policy of each layer (see xferjax.models.stacking.REMAT_POLICIES).
+  scan_layers: bool = False
+  remat_policy: str = "none"
+  # > 0: the MLM head returns a ProjectedHidden and the loss computes logits
+  # this many positions at a time (for 250k vocabularies).
+  logits_chunk_size: int = 0
 
   def __post_init__(self):
     if self.d_model % self.num_heads:
       raise errors.ShapeError(
           f"d_model {self.d_model} is not divisible by num_heads "
           f"{self.num_heads}", "pick num_heads that divides d_model")
+    stacking.check_remat_policy(self.remat_policy)
 
   @property
   def head_dim(self) -> int:
@@ -52,58 +71,6 @@ class EncoderConfig:
   @property
   def compute_dtype(self):
     return jnp.dtype(self.dtype)
-
-
-def _dense(features, axes, name, dtype, use_bias=True):
-  return nn.DenseGeneral(
-      features=features,
-      axis=-1,
-      dtype=dtype,
-      kernel_init=nn.with_logical_partitioning(
-          nn.initializers.normal(0.02), axes),
-      bias_init=nn.with_logical_partitioning(
-          nn.initializers.zeros_init(), axes[-1:]),
-      use_bias=use_bias,
-      name=name)
-
-
-def _layer_norm(cfg: EncoderConfig, name: str):
-  return nn.LayerNorm(
-      epsilon=cfg.layer_norm_eps,
-      dtype=cfg.compute_dtype,
-      scale_init=nn.with_logical_partitioning(nn.initializers.ones_init(),
-                                              ("embed",)),
-      bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(),
-                                             ("embed",)),
-      name=name)
-
-
-class EinsumDense(nn.Module):
-  """A projection whose kernel keeps its multi-dimensional logical shape.
-
-  flax's DenseGeneral initialises a flattened 2-D kernel and reshapes it,
-  which breaks logical partitioning of 3-D (`embed, heads, kv`) kernels.
-  """
-
-  equation: str
-  kernel_shape: tuple[int, ...]
-  kernel_axes: tuple[str, ...]
-  bias_axes: tuple[str, ...]
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    kernel = self.param(
-        "kernel", nn.with_logical_partitioning(nn.initializers.normal(0.02),
-                                               self.kernel_axes),
-        self.kernel_shape)
-    bias_shape = self.kernel_shape[-len(self.bias_axes):]
-    bias = self.param(
-        "bias", nn.with_logical_partitioning(nn.initializers.zeros_init(),
-                                             self.bias_axes), bias_shape)
-    y = jnp.einsum(self.equation, x.astype(self.dtype),
-                   kernel.astype(self.dtype))
-    return y + bias.astype(self.dtype)
 
 
 class SelfAttention(nn.Module):
@@ -129,8 +96,7 @@ class SelfAttention(nn.Module):
     q, k, v = (nn.with_logical_constraint(
         t, ("batch", "length", "heads", "kv")) for t in (q, k, v))
     # mask: [batch, length] (1 = token); broadcast to [b, 1, q, k].
-    bias = jnp.where(mask[:, None, None, :] > 0, 0.0,
-                     jnp.finfo(dt).min).astype(dt)
+    bias = layers.attention_bias(mask[:, None, None, :] > 0, dt)
     out = jax.nn.dot_product_attention(q, k, v, bias=bias)
     if not deterministic and cfg.dropout_rate > 0:
       out = nn.Dropout(cfg.dropout_rate)(out, deterministic=False)
@@ -147,35 +113,43 @@ class Mlp(nn.Module):
   @nn.compact
   def __call__(self, x: Array, deterministic: bool) -> Array:
     cfg = self.cfg
-    h = _dense(cfg.d_ff, ("embed", "mlp"), "wi", cfg.compute_dtype)(x)
+    h = layers.dense(cfg.d_ff, ("embed", "mlp"), "wi", cfg.compute_dtype)(x)
     h = nn.gelu(h, approximate=False)
     h = nn.with_logical_constraint(h, ("batch", "length", "mlp"))
     h = nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
-    return _dense(cfg.d_model, ("mlp", "embed"), "wo", cfg.compute_dtype)(h)
+    return layers.dense(cfg.d_model, ("mlp", "embed"), "wo",
+                        cfg.compute_dtype)(h)
 
 
 class EncoderLayer(nn.Module):
-  """One Transformer layer; post-LN (XLM-R base/large) or pre-LN (XL/XXL)."""
+  """One Transformer layer; post-LN (XLM-R base/large) or pre-LN (XL/XXL).
+
+  Returns `(output, output if collect else None)`: the shape a scanned
+  stack needs (carry, per-layer output).
+  """
 
   cfg: EncoderConfig
 
   @nn.compact
-  def __call__(self, x: Array, mask: Array, deterministic: bool) -> Array:
+  def __call__(self, x: Array, mask: Array, deterministic: bool,
+               collect: bool = False):
     cfg = self.cfg
     drop = nn.Dropout(cfg.dropout_rate)
+    norm = lambda name: layers.layer_norm(cfg.layer_norm_eps,
+                                          cfg.compute_dtype, name)
     if cfg.pre_layer_norm:
       h = SelfAttention(cfg, name="attention")(
-          _layer_norm(cfg, "attention_norm")(x), mask, deterministic)
+          norm("attention_norm")(x), mask, deterministic)
       x = x + drop(h, deterministic=deterministic)
-      h = Mlp(cfg, name="mlp")(_layer_norm(cfg, "mlp_norm")(x), deterministic)
+      h = Mlp(cfg, name="mlp")(norm("mlp_norm")(x), deterministic)
       x = x + drop(h, deterministic=deterministic)
     else:
       h = SelfAttention(cfg, name="attention")(x, mask, deterministic)
-      x = _layer_norm(cfg, "attention_norm")(
-          x + drop(h, deterministic=deterministic))
+      x = norm("attention_norm")(x + drop(h, deterministic=deterministic))
       h = Mlp(cfg, name="mlp")(x, deterministic)
-      x = _layer_norm(cfg, "mlp_norm")(x + drop(h, deterministic=deterministic))
-    return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+      x = norm("mlp_norm")(x + drop(h, deterministic=deterministic))
+    x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
+    return x, (x if collect else None)
 
 
 class Encoder(nn.Module):
@@ -200,12 +174,20 @@ class Encoder(nn.Module):
         nn.with_logical_partitioning(nn.initializers.normal(0.02),
                                      ("max_len", "embed")),
         (cfg.max_len, cfg.d_model))
-    self.embed_norm = _layer_norm(cfg, "embed_norm")
+    self.embed_norm = layers.layer_norm(cfg.layer_norm_eps,
+                                        cfg.compute_dtype, "embed_norm")
     self.embed_dropout = nn.Dropout(cfg.dropout_rate)
-    self.layers = [EncoderLayer(cfg, name=f"layer_{i}")
-                   for i in range(cfg.num_layers)]
+    layer_cls = stacking.layer_class(
+        EncoderLayer, num_layers=cfg.num_layers, scan=cfg.scan_layers,
+        remat_policy=cfg.remat_policy, static_argnums=(3, 4))
+    if cfg.scan_layers:
+      self.layers = layer_cls(cfg, name=stacking.SCANNED_NAME)
+    else:
+      self.layers = [layer_cls(cfg, name=f"{stacking.UNROLLED_PREFIX}{i}")
+                     for i in range(cfg.num_layers)]
     if cfg.pre_layer_norm:
-      self.final_norm = _layer_norm(cfg, "final_norm")
+      self.final_norm = layers.layer_norm(cfg.layer_norm_eps,
+                                          cfg.compute_dtype, "final_norm")
 
   def __call__(self, input_ids: Array, attention_mask: Array,
                deterministic: bool = True, return_all_layers: bool = False):
@@ -221,13 +203,21 @@ class Encoder(nn.Module):
     x = self.embed_norm(x)
     x = self.embed_dropout(x, deterministic=deterministic)
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
-    all_layers = [x]
-    for layer in self.layers:
-      x = layer(x, attention_mask, deterministic)
-      all_layers.append(x)
+    if cfg.scan_layers:
+      first = x
+      x, per_layer = self.layers(x, attention_mask, deterministic,
+                                 return_all_layers)
+      if return_all_layers:
+        all_layers = [first, *per_layer]
+    else:
+      all_layers = [x]
+      for layer in self.layers:
+        x, _ = layer(x, attention_mask, deterministic, False)
+        all_layers.append(x)
     if cfg.pre_layer_norm:
       x = self.final_norm(x)
-      all_layers[-1] = x
+      if return_all_layers:
+        all_layers[-1] = x
     if return_all_layers:
       return x, jnp.stack(all_layers)
     return x
@@ -236,44 +226,16 @@ class Encoder(nn.Module):
     """Logits against the (tied) token embedding: the MLM decoder."""
     return self.token_embed.attend(x)
 
-
-class MlmHead(nn.Module):
-  """RoBERTa LM head: dense + GELU + LN, decoder tied to token embeddings."""
-
-  cfg: EncoderConfig
-
-  @nn.compact
-  def __call__(self, hidden: Array, encoder: Encoder) -> Array:
-    cfg = self.cfg
-    h = _dense(cfg.d_model, ("embed", "mlp"), "dense", cfg.compute_dtype)(hidden)
-    h = nn.gelu(h, approximate=False)
-    h = _layer_norm(cfg, "norm")(h)
-    logits = encoder.attend(h)
-    bias = self.param("bias", nn.with_logical_partitioning(
-        nn.initializers.zeros_init(), ("vocab",)), (cfg.vocab_size,))
-    logits = logits + bias.astype(logits.dtype)
-    return nn.with_logical_constraint(logits, ("batch", "length", "vocab"))
+  def embedding_matrix(self) -> Array:
+    """The token embedding `[vocab, embed]` (tied MLM decoder weights)."""
+    return self.token_embed.embedding
 
 
-class ClassificationHead(nn.Module):
-  """RoBERTa sequence classifier: first token -> dense+tanh -> labels."""
-
-  cfg: EncoderConfig
-  num_labels: int
-
-  @nn.compact
-  def __call__(self, hidden: Array, deterministic: bool) -> Array:
-    cfg = self.cfg
-    x = hidden[:, 0]
-    x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
-    x = _dense(cfg.d_model, ("embed", "mlp"), "dense", cfg.compute_dtype)(x)
-    x = jnp.tanh(x)
-    x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
-    return _dense(self.num_labels, ("mlp", "classes"), "out_proj",
-                  cfg.compute_dtype)(x)
-
-
-HEAD_TYPES = ("mlm", "classification")
+# head -> the batch features its forward pass reads (see losses.py for the
+# targets). Multiple-choice inputs are [batch, choices, length].
+HEAD_TYPES = ("mlm", "classification", "multiple_choice", "span", "tagging",
+              "embedding")
+HEADS_WITH_LABELS = ("classification", "tagging")
 
 
 class EncoderModel(nn.Module):
@@ -281,6 +243,11 @@ class EncoderModel(nn.Module):
 
   Keeping the encoder under its own key is what makes STILTs-style transfer a
   one-liner: a new phase keeps `params['encoder']` and re-initialises `head`.
+  The `embedding` head has no parameters and returns the hidden states of
+  every layer, `[num_layers + 1, batch, length, embed]`.
+
+  `num_labels` sizes the classification and tagging heads; for
+  `multiple_choice` it is the number of choices C (inputs `[B, C, L]`).
   """
 
   cfg: EncoderConfig
@@ -291,24 +258,52 @@ class EncoderModel(nn.Module):
     if self.head not in HEAD_TYPES:
       raise errors.ConfigError(f"unknown head type {self.head!r}",
                                f"use one of {HEAD_TYPES}")
+    if self.head in HEADS_WITH_LABELS + ("multiple_choice",) and (
+        self.num_labels < 1):
+      raise errors.ConfigError(
+          f"head {self.head!r} needs num_labels >= 1, got {self.num_labels}",
+          "size the head from the task's label names (or number of choices)")
     self.encoder = Encoder(self.cfg, name="encoder")
+    cfg = self.cfg
     if self.head == "mlm":
-      self.task_head = MlmHead(self.cfg, name="head")
-    else:
-      self.task_head = ClassificationHead(self.cfg, self.num_labels,
-                                          name="head")
+      self.task_head = MlmHead(cfg, name="head")
+    elif self.head == "classification":
+      self.task_head = ClassificationHead(cfg, self.num_labels, name="head")
+    elif self.head == "multiple_choice":
+      self.task_head = heads_lib.MultipleChoiceHead(cfg, self.num_labels,
+                                                    name="head")
+    elif self.head == "span":
+      self.task_head = heads_lib.SpanHead(cfg, name="head")
+    elif self.head == "tagging":
+      self.task_head = heads_lib.TaggingHead(cfg, self.num_labels, name="head")
 
   def __call__(self, input_ids: Array, attention_mask: Array,
-               deterministic: bool = True) -> Array:
+               deterministic: bool = True) -> Any:
+    if self.head == "embedding":
+      return self.hidden_states(input_ids, attention_mask, deterministic)
+    if self.head == "multiple_choice":
+      if input_ids.ndim != 3 or input_ids.shape[1] != self.num_labels:
+        raise errors.ShapeError(
+            f"multiple_choice inputs must be [batch, {self.num_labels}, "
+            f"length], got {input_ids.shape}",
+            "lay out every example as its C (context, choice) rows, or build "
+            "the model with num_labels = the number of choices")
+      input_ids = input_ids.reshape(-1, input_ids.shape[-1])
+      attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
     hidden = self.encoder(input_ids, attention_mask, deterministic)
     if self.head == "mlm":
-      logits = self.task_head(hidden, self.encoder)
-    else:
-      logits = self.task_head(hidden, deterministic)
-    return logits.astype(jnp.float32)
+      out = self.task_head(hidden, self.encoder)
+      return out if self.cfg.logits_chunk_size else out.astype(jnp.float32)
+    if self.head in ("multiple_choice", "span"):
+      args = (hidden, attention_mask)
+      if self.head == "multiple_choice":
+        args += (deterministic,)
+      return self.task_head(*args).astype(jnp.float32)
+    return self.task_head(hidden, deterministic).astype(jnp.float32)
 
-  def hidden_states(self, input_ids: Array, attention_mask: Array) -> Any:
+  def hidden_states(self, input_ids: Array, attention_mask: Array,
+                    deterministic: bool = True) -> Any:
     """All layers' hidden states `[L+1, b, l, d]`, for retrieval/probing."""
-    _, layers = self.encoder(input_ids, attention_mask, True,
-                             return_all_layers=True)
-    return layers
+    _, layers_out = self.encoder(input_ids, attention_mask, deterministic,
+                                 return_all_layers=True)
+    return layers_out.astype(jnp.float32)

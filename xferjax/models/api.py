@@ -1,0 +1,176 @@
+"""How to build a model for a head, feed it a batch and train it one step.
+
+Both families share this interface, so a trainer, the planner and the tests
+call `forward` / `make_train_step` and never branch on the family:
+
+  family           config          model                  heads
+  encoder          EncoderConfig   EncoderModel           mlm, classification,
+  (XLM-R style)                                           multiple_choice,
+                                                          span, tagging,
+                                                          embedding
+  encoder_decoder  T5Config        EncoderDecoderModel    text_to_text
+  (mT5 style)
+
+The batch contract (int32 unless noted; B batch, L length, C choices):
+encoder heads read `input_ids`, `attention_mask` ([B,C,L] for
+multiple_choice); text_to_text reads seqio's `EncDecFeatureConverter`
+features `encoder_input_tokens`, `decoder_input_tokens`; the targets each
+loss reads are in `xferjax.models.losses.TARGET_FEATURES`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gin
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import linen as nn
+
+from xferjax import errors
+from xferjax.models import losses
+from xferjax.models.encoder import HEAD_TYPES, EncoderConfig, EncoderModel
+from xferjax.models.t5 import TEXT_TO_TEXT, EncoderDecoderModel, T5Config
+from xferjax.train.steps import TrainState
+
+FAMILIES = {"encoder": (EncoderConfig, EncoderModel),
+            "encoder_decoder": (T5Config, EncoderDecoderModel)}
+
+
+@gin.configurable
+def model_family(family: str = "encoder") -> str:
+  """The family the gin config selects (mT5 presets bind 'encoder_decoder')."""
+  if family not in FAMILIES:
+    raise errors.ConfigError(f"unknown model family {family!r}",
+                             f"bind model_family.family to one of "
+                             f"{sorted(FAMILIES)}")
+  return family
+
+
+def default_head(family: str) -> str:
+  return TEXT_TO_TEXT if family == "encoder_decoder" else "classification"
+
+
+def build_model(head: str | None = None, num_labels: int = 2,
+                family: str | None = None, config: Any = None) -> nn.Module:
+  """The model of `family` (default: from gin) with `config` (default: the
+  gin-bound EncoderConfig/T5Config) and `head`."""
+  family = family or model_family()
+  config_cls, model_cls = FAMILIES[family]
+  config = config if config is not None else config_cls()
+  if not isinstance(config, config_cls):
+    raise errors.ConfigError(
+        f"family {family!r} takes a {config_cls.__name__}, got "
+        f"{type(config).__name__}", "bind model_family.family to match the "
+        "preset (models/mt5_*.gin are 'encoder_decoder')")
+  head = head or default_head(family)
+  if family == "encoder_decoder":
+    return model_cls(config, head=head)
+  if head not in HEAD_TYPES:
+    raise errors.ConfigError(
+        f"unknown head type {head!r} for the encoder family",
+        f"use one of {HEAD_TYPES} (or {TEXT_TO_TEXT!r} with an mT5 preset)")
+  return model_cls(config, head=head, num_labels=num_labels)
+
+
+def model_inputs(head: str, batch: dict[str, Any]) -> tuple[Any, Any]:
+  """The two positional inputs a model of `head` takes from a batch."""
+  if head == TEXT_TO_TEXT:
+    return batch["encoder_input_tokens"], batch["decoder_input_tokens"]
+  return batch["input_ids"], batch["attention_mask"]
+
+
+def forward(model: nn.Module, params: Any, batch: dict[str, Any], *,
+            deterministic: bool = True, rngs: dict[str, Any] | None = None
+            ) -> Any:
+  """The head's outputs (logits, scores, hidden states or ProjectedHidden)."""
+  return model.apply({"params": params}, *model_inputs(model.head, batch),
+                     deterministic=deterministic, rngs=rngs)
+
+
+def batch_shapes(model: nn.Module, batch_size: int, length: int,
+                 target_length: int | None = None
+                 ) -> dict[str, jax.ShapeDtypeStruct]:
+  """Shapes and dtypes of a full training batch for `model`'s head."""
+  b, l = batch_size, length
+  i32 = lambda *s: jax.ShapeDtypeStruct(s, jnp.int32)
+  f32 = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)
+  head = model.head
+  if head == TEXT_TO_TEXT:
+    t = target_length or length
+    return {"encoder_input_tokens": i32(b, l), "decoder_input_tokens": i32(b, t),
+            "decoder_target_tokens": i32(b, t),
+            "decoder_loss_weights": f32(b, t)}
+  shapes = {"input_ids": i32(b, l), "attention_mask": i32(b, l)}
+  if head == "multiple_choice":
+    c = model.num_labels
+    shapes = {"input_ids": i32(b, c, l), "attention_mask": i32(b, c, l)}
+  targets = {
+      "mlm": {"targets": i32(b, l), "loss_weights": f32(b, l)},
+      "classification": {"label": i32(b)},
+      "multiple_choice": {"label": i32(b)},
+      "span": {"start_position": i32(b), "end_position": i32(b)},
+      "tagging": {"labels": i32(b, l)},
+      "embedding": {"match": i32(b)},
+  }[head]
+  return {**shapes, **targets}
+
+
+def init_boxed(model: nn.Module, rng: jax.Array) -> Any:
+  """Parameters with their logical-axis boxes (call under jax.eval_shape to
+  get shapes without allocating anything)."""
+  batch = {k: jnp.ones(s.shape, s.dtype)
+           for k, s in batch_shapes(model, 1, 8).items()}
+  return model.init({"params": rng, "dropout": rng},
+                    *model_inputs(model.head, batch))["params"]
+
+
+def abstract_params(model: nn.Module) -> Any:
+  """Boxed ShapeDtypeStructs of every parameter; nothing is allocated."""
+  return jax.eval_shape(lambda r: init_boxed(model, r), jax.random.PRNGKey(0))
+
+
+def count_params(model: nn.Module) -> int:
+  return int(sum(np.prod(x.shape) for x in
+                 jax.tree.leaves(nn.meta.unbox(abstract_params(model)))))
+
+
+def make_loss_fn(model: nn.Module, **loss_options) -> Callable:
+  """loss_fn(params, batch, dropout_rng | None) -> (loss, metrics).
+
+  A `None` rng means deterministic (no dropout)."""
+
+  def loss_fn(params, batch, dropout_rng=None):
+    outputs = forward(model, params, batch,
+                      deterministic=dropout_rng is None,
+                      rngs=None if dropout_rng is None else
+                      {"dropout": dropout_rng})
+    return losses.loss_and_metrics(model.head, outputs, batch, **loss_options)
+
+  return loss_fn
+
+
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
+                    base_rng: jax.Array | None, **loss_options) -> Callable:
+  """train_step(state, batch) -> (state, metrics).
+
+  Dropout keys are folded from the step number (jax's partitionable
+  threefry keeps the bits independent of the sharding); `base_rng=None`
+  trains without dropout.
+  """
+  loss_fn = make_loss_fn(model, **loss_options)
+
+  def train_step(state: TrainState, batch):
+    rng = (None if base_rng is None else
+           jax.random.fold_in(base_rng, state.step))
+    (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, batch, rng)
+    updates, opt_state = optimizer.update(grads, state.opt_state,
+                                          state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return TrainState(state.step + 1, params, opt_state), metrics
+
+  return train_step

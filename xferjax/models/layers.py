@@ -1,0 +1,97 @@
+"""Building blocks shared by the model families, all with logical axis names.
+
+Every parameter is created through `nn.with_logical_partitioning`, so the
+rules in `xferjax.partitioning` decide how it is sharded; the model code never
+names a mesh axis.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+Array = jax.Array
+Initializer = Callable[..., Array]
+
+
+def dense(features: int, axes: tuple[str, str], name: str, dtype: Any,
+          use_bias: bool = True, stddev: float = 0.02) -> nn.Module:
+  """A 2-D projection whose kernel is `axes` and bias `axes[-1:]`."""
+  return nn.DenseGeneral(
+      features=features,
+      axis=-1,
+      dtype=dtype,
+      kernel_init=nn.with_logical_partitioning(
+          nn.initializers.normal(stddev), axes),
+      bias_init=nn.with_logical_partitioning(
+          nn.initializers.zeros_init(), axes[-1:]),
+      use_bias=use_bias,
+      name=name)
+
+
+def layer_norm(eps: float, dtype: Any, name: str) -> nn.Module:
+  """LayerNorm over `embed` (XLM-R's norm, with scale and bias)."""
+  return nn.LayerNorm(
+      epsilon=eps,
+      dtype=dtype,
+      scale_init=nn.with_logical_partitioning(nn.initializers.ones_init(),
+                                              ("embed",)),
+      bias_init=nn.with_logical_partitioning(nn.initializers.zeros_init(),
+                                             ("embed",)),
+      name=name)
+
+
+class EinsumDense(nn.Module):
+  """A projection whose kernel keeps its multi-dimensional logical shape.
+
+  flax's DenseGeneral initialises a flattened 2-D kernel and reshapes it,
+  which breaks logical partitioning of 3-D (`embed, heads, kv`) kernels.
+  `bias_axes=()` means no bias (T5 has none).
+  """
+
+  equation: str
+  kernel_shape: tuple[int, ...]
+  kernel_axes: tuple[str, ...]
+  bias_axes: tuple[str, ...]
+  dtype: Any = jnp.float32
+  kernel_init: Initializer = nn.initializers.normal(0.02)
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    kernel = self.param(
+        "kernel", nn.with_logical_partitioning(self.kernel_init,
+                                               self.kernel_axes),
+        self.kernel_shape)
+    y = jnp.einsum(self.equation, x.astype(self.dtype),
+                   kernel.astype(self.dtype))
+    if not self.bias_axes:
+      return y
+    bias_shape = self.kernel_shape[-len(self.bias_axes):]
+    bias = self.param(
+        "bias", nn.with_logical_partitioning(nn.initializers.zeros_init(),
+                                             self.bias_axes), bias_shape)
+    return y + bias.astype(self.dtype)
+
+
+class RmsNorm(nn.Module):
+  """T5's layer norm: scale only, no mean subtraction, no bias."""
+
+  eps: float = 1e-6
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    scale = self.param(
+        "scale", nn.with_logical_partitioning(nn.initializers.ones_init(),
+                                              ("embed",)), (x.shape[-1],))
+    x32 = x.astype(jnp.float32)
+    y = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, -1, keepdims=True) + self.eps)
+    return (y * scale).astype(self.dtype)
+
+
+def attention_bias(keep: Array, dtype: Any) -> Array:
+  """0 where `keep`, the dtype's most negative value elsewhere."""
+  return jnp.where(keep, 0.0, jnp.finfo(dtype).min).astype(dtype)
