@@ -1,7 +1,12 @@
 """Where training metrics go: `metrics.jsonl`, TensorBoard, a progress bar.
 
 Plain JSON lines are what scripts and the study read back; TensorBoard
-events (clu's SummaryWriter) are what people look at. Only process 0 writes.
+events (clu's SummaryWriter) are what people look at; tqdm shows steps/s and
+the ETA on a terminal. Only process 0 writes.
+
+A resumed run first drops the lines written after the checkpoint it resumes
+from, so `metrics.jsonl` of an interrupted-and-resumed run equals that of an
+uninterrupted one (TensorBoard keeps both; it shows the newer points).
 """
 
 from __future__ import annotations
@@ -15,6 +20,68 @@ import jax
 from clu import metric_writers
 from tqdm import tqdm
 
+from xferjax.train import results_io
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def read_records(run_dir: str) -> list[dict]:
+  path = os.path.join(run_dir, METRICS_FILE)
+  if not os.path.exists(path):
+    return []
+  records = []
+  with open(path) as f:
+    for line in f:
+      try:
+        records.append(json.loads(line))
+      except json.JSONDecodeError:
+        break  # a line cut short by a crash: everything after it is gone
+  return records
+
+
+def drop_records_after(run_dir: str, step: int) -> None:
+  """Rewrites metrics.jsonl without lines for steps after `step`."""
+  path = os.path.join(run_dir, METRICS_FILE)
+  if not os.path.exists(path):
+    return
+  records = read_records(run_dir)
+  kept = [r for r in records if r.get("step", 0) <= step]
+  with open(path) as f:
+    unchanged = len(kept) == len(records) and f.read().endswith("\n")
+  if not unchanged:
+    results_io.atomic_write_text(
+        path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+class Throughput:
+  """Examples, tokens and wall time of the training steps since the last
+  report (time spent evaluating or checkpointing is excluded)."""
+
+  def __init__(self):
+    self._reset()
+
+  def _reset(self):
+    self._start = time.perf_counter()
+    self._excluded = 0.0
+    self._steps = self._examples = self._tokens = 0
+
+  def add(self, examples: int, tokens: int) -> None:
+    self._steps += 1
+    self._examples += examples
+    self._tokens += tokens
+
+  def exclude(self, seconds: float) -> None:
+    self._excluded += seconds
+
+  def report(self) -> dict[str, float]:
+    elapsed = max(time.perf_counter() - self._start - self._excluded, 1e-9)
+    out = {"steps_per_sec": self._steps / elapsed,
+           "examples_per_sec": self._examples / elapsed,
+           "tokens_per_sec": self._tokens / elapsed,
+           "step_time": elapsed / max(self._steps, 1)}
+    self._reset()
+    return out
+
 
 class MetricsLogger:
   """Appends `{"step", "split", metric...}` lines and TensorBoard scalars."""
@@ -26,7 +93,8 @@ class MetricsLogger:
     self._tb = None
     if self.primary:
       os.makedirs(run_dir, exist_ok=True)
-      self._jsonl = open(os.path.join(run_dir, "metrics.jsonl"), "a")
+      drop_records_after(run_dir, initial_step)
+      self._jsonl = open(os.path.join(run_dir, METRICS_FILE), "a")
       self._tb = metric_writers.SummaryWriter(
           os.path.join(run_dir, "tensorboard"))
     # tqdm hides itself when stderr is not a terminal (CI logs stay clean).
@@ -42,8 +110,8 @@ class MetricsLogger:
     self._jsonl.write(json.dumps(record) + "\n")
     self._jsonl.flush()
     self._tb.write_scalars(step, {f"{split}/{k}": v for k, v in clean.items()})
-    if split == "train":
-      self._bar.set_postfix(loss=f"{clean.get('loss', float('nan')):.4f}")
+    if split == "train" and "loss" in clean:
+      self._bar.set_postfix(loss=f"{clean['loss']:.4f}")
 
   def advance(self, steps: int = 1) -> None:
     self._bar.update(steps)

@@ -55,13 +55,29 @@ def read_results(run_dir: str) -> dict[str, Any] | None:
         "away to re-run this phase") from None
 
 
+def _jsonable(x: Any) -> Any:
+  return json.loads(json.dumps(x))
+
+
+def differences(saved: dict[str, Any] | None, current: dict[str, Any],
+                defaults: dict[str, Any] | None = None) -> list[str]:
+  """Keys whose values differ. A key the saved dict lacks counts as its
+  default (so runs finished before a setting existed still match)."""
+  saved, current = _jsonable(saved or {}), _jsonable(current)
+  defaults = _jsonable(defaults or {})
+  out = []
+  for key in sorted(set(saved) | set(current)):
+    old = saved.get(key, defaults.get(key))
+    if old != current.get(key):
+      out.append(key)
+  return out
+
+
 def check_same_run(run_dir: str, results: dict[str, Any],
-                   fingerprint: dict[str, Any]) -> None:
-  saved = results.get("run")
-  if saved != json.loads(json.dumps(fingerprint)):
-    changed = sorted(k for k in set(saved or {}) | set(fingerprint)
-                     if (saved or {}).get(k) != json.loads(
-                         json.dumps(fingerprint.get(k))))
+                   fingerprint: dict[str, Any],
+                   defaults: dict[str, Any] | None = None) -> None:
+  changed = differences(results.get("run"), fingerprint, defaults)
+  if changed:
     raise errors.ConfigError(
         f"{run_dir} holds a finished run with different settings "
         f"(differs in: {', '.join(changed)})",

@@ -7,28 +7,31 @@ run's directory. A run directory holds:
   config.gin        the operative gin config (or the study's settings)
   metrics.jsonl     train/eval metrics, one JSON object per line
   tensorboard/      the same as TensorBoard events
-  checkpoints/      Orbax checkpoints (`params.encoder`, `params.head`, `train`)
+  checkpoints/      Orbax checkpoints (see `checkpointing`): the last
+                    `keep_checkpoints`, plus the best one when a metric is
+                    tracked
+  checkpoints_corrupt/  damaged checkpoints found on resume (moved, not
+                    deleted)
   predictions/      per-example predictions of the final evaluation
   results.json      written last, atomically: its presence means "finished"
 
 Re-running a finished run does nothing and says so; re-running an
-interrupted one resumes from its latest checkpoint (batches and dropout are
-functions of the step, so it continues exactly).
+interrupted one resumes from its newest intact checkpoint and continues
+exactly (same batches, dropout and losses as an uninterrupted run). SIGTERM
+saves at the next step boundary and exits with
+`preemption.PREEMPTED_EXIT_CODE` (75).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import time
 from typing import Any
 
 import gin
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import linen as nn
 
 from xferjax import errors, partitioning
@@ -37,9 +40,12 @@ from xferjax.data import masking, pipeline
 from xferjax.data import vocab as vocab_lib
 from xferjax.models.encoder import EncoderConfig, EncoderModel
 from xferjax.train import checkpointing, optimizer as optimizer_lib
-from xferjax.train import results_io
-from xferjax.train.evaluator import evaluate_classification_tasks
+from xferjax.train import results_io, run_dir, run_state as run_state_lib
+from xferjax.train.early_stopping import EarlyStopping, MODES
+from xferjax.train.evaluator import METRICS_BY_HEAD, Evaluator
+from xferjax.train.loop import NONFINITE_POLICIES, TrainLoop, numeric
 from xferjax.train.metrics import MetricsLogger
+from xferjax.train.preemption import PreemptionWatcher
 from xferjax.train.steps import TrainState, make_train_step
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,7 @@ class TrainRun:
   # SeqIO task feature lengths, e.g. {"text_a": 24, "text_b": 12}.
   task_feature_lengths: dict[str, int] | None = None
   num_steps: int = 100
+  # Global batch per optimizer step (all micro-batches together).
   batch_size: int = 32
   learning_rate: float = 1e-4
   warmup_steps: int = 0
@@ -68,7 +75,29 @@ class TrainRun:
   eval_split: str = "validation"
   eval_batch_size: int = 128
   log_every: int = 50
-  checkpoint_every: int = 0  # 0: only at the end
+  checkpoint_every: int = 0  # 0: only at the end (and on preemption)
+  # Optimizer (`adamw`, `adafactor`; more settings: gin `adamw.*` etc.),
+  # decay after the linear warmup, global-norm clipping (None: off).
+  optimizer: str = "adamw"
+  lr_decay: str = "linear"
+  grad_clip_norm: float | None = 1.0
+  # Micro-batches per step, accumulated inside the jitted step.
+  grad_accum_steps: int = 1
+  # Evaluate eval_tasks every N steps (0: only at the end).
+  eval_every: int = 0
+  # Track the best checkpoint by this metric (`accuracy`: mean over
+  # eval_tasks; `task/accuracy`: one task) and evaluate the best at the end;
+  # patience > 0 also stops after that many evaluations without improvement.
+  early_stopping_metric: str | None = None
+  early_stopping_mode: str = "max"
+  early_stopping_patience: int = 0
+  keep_checkpoints: int = 2  # the last N (plus the best)
+  # A non-finite loss/gradient is never applied; `stop` ends the run,
+  # `skip` counts it and goes on (up to max_skipped_steps).
+  nonfinite_policy: str = "stop"
+  max_skipped_steps: int = 10
+  async_checkpoints: bool = True
+  checksum_checkpoints: bool = True
 
   def validate(self) -> None:
     for name in ("model_dir", "task", "task_feature_lengths"):
@@ -81,17 +110,56 @@ class TrainRun:
       raise errors.ConfigError(
           f"num_steps ({self.num_steps}) and batch_size ({self.batch_size}) "
           "must be positive", "fix TrainRun.num_steps / TrainRun.batch_size")
+    for name in ("log_every", "grad_accum_steps", "keep_checkpoints"):
+      if getattr(self, name) < 1:
+        raise errors.ConfigError(f"TrainRun.{name} must be at least 1",
+                                 f"fix TrainRun.{name}")
+    if self.batch_size % self.grad_accum_steps:
+      raise errors.ConfigError(
+          f"batch_size {self.batch_size} is not divisible by "
+          f"grad_accum_steps {self.grad_accum_steps}",
+          "batch_size is the whole step's batch: make it a multiple of "
+          "grad_accum_steps")
+    choices = {"optimizer": optimizer_lib.OPTIMIZERS,
+               "lr_decay": optimizer_lib.DECAYS,
+               "nonfinite_policy": NONFINITE_POLICIES,
+               "early_stopping_mode": MODES}
+    for name, allowed in choices.items():
+      if getattr(self, name) not in allowed:
+        raise errors.ConfigError(
+            f"TrainRun.{name} = {getattr(self, name)!r} is unknown",
+            f"use one of {sorted(allowed)}")
+    if self.eval_tasks and self.head not in METRICS_BY_HEAD:
+      raise errors.ConfigError(
+          f"no evaluation metric for head {self.head!r} yet, so it cannot "
+          "have eval_tasks", "leave TrainRun.eval_tasks empty, or add a "
+          "metric to xferjax.train.evaluator.METRICS_BY_HEAD")
+    if self.early_stopping_metric:
+      if not self.eval_tasks or self.eval_every <= 0:
+        raise errors.ConfigError(
+            "early_stopping_metric needs eval_tasks and eval_every > 0",
+            "set TrainRun.eval_tasks and TrainRun.eval_every (e.g. 100)")
+      task = self.early_stopping_metric.rpartition("/")[0]
+      if task and task not in self.eval_tasks:
+        raise errors.ConfigError(
+            f"early_stopping_metric {self.early_stopping_metric!r} names "
+            f"task {task!r}, which is not in eval_tasks",
+            f"use one of {list(self.eval_tasks)}, or a bare metric name "
+            "(the mean over eval_tasks)")
 
   def fingerprint(self) -> dict[str, Any]:
     """What must match for an existing run dir to count as this run."""
     d = dataclasses.asdict(self)
-    model_dir = d.pop("model_dir")
+    d.pop("model_dir")
     d["eval_tasks"] = list(d["eval_tasks"])
-    if d["init_from"]:
-      # Relative to the run itself: the same study run from another working
-      # directory, or moved as a whole, is still the same run.
-      d["init_from"] = os.path.relpath(os.path.abspath(d["init_from"]),
-                                       os.path.abspath(model_dir))
+    return d
+
+  @classmethod
+  def default_fingerprint(cls) -> dict[str, Any]:
+    """Field defaults: the value a run saved before a field existed had."""
+    d = run_state_lib.field_defaults(cls)
+    d.pop("model_dir")
+    d["eval_tasks"] = list(d["eval_tasks"])
     return d
 
 
@@ -166,6 +234,29 @@ def build_model_for_task(task_name: str, head: str, cfg: EncoderConfig):
   return task, model, special
 
 
+def _check_batch(run: TrainRun, partitioner: partitioning.Partitioner):
+  partitioning.check_batch_divisible(run.batch_size, partitioner)
+  micro = run.batch_size // run.grad_accum_steps
+  shards = partitioner.data_parallel_size
+  if run.grad_accum_steps > 1 and micro % shards:
+    raise errors.ShapeError(
+        f"micro-batch size {micro} (batch_size {run.batch_size} / "
+        f"grad_accum_steps {run.grad_accum_steps}) is not divisible by the "
+        f"{shards} data-parallel shards",
+        f"make batch_size a multiple of grad_accum_steps x {shards}")
+
+
+def _batch_fn(run: TrainRun, batcher: pipeline.StepBatcher,
+              special: dict[str, int], vocab_size: int):
+  """step -> this process' rows of the global batch (masked for MLM)."""
+  if run.head != "mlm":
+    return batcher.batch
+  specials = tuple(special[k] for k in ("pad", "eos", "cls", "sep", "mask"))
+  return lambda step: masking.mask_tokens(
+      batcher.batch(step), seed=run.seed, step=step, mask_id=special["mask"],
+      vocab_size=vocab_size, special_ids=specials)
+
+
 def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
                  partitioner: partitioning.Partitioner | None = None,
                  config_text: str | None = None) -> dict[str, Any]:
@@ -173,7 +264,8 @@ def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
   run.validate()
   existing = results_io.read_results(run.model_dir)
   if existing is not None:
-    results_io.check_same_run(run.model_dir, existing, run.fingerprint())
+    results_io.check_same_run(run.model_dir, existing, run.fingerprint(),
+                              TrainRun.default_fingerprint())
     log.info("%s already finished; skipping (delete results.json to redo)",
              run.model_dir)
     print(f"[xferjax] {run.model_dir}: already finished, skipped")
@@ -181,7 +273,7 @@ def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
 
   model_cfg = model_cfg or EncoderConfig()
   partitioner = partitioner or partitioning.create_partitioner()
-  partitioning.check_batch_divisible(run.batch_size, partitioner)
+  _check_batch(run, partitioner)
   task, model, special = build_model_for_task(run.task, run.head, model_cfg)
   converter = _converter(task, run.head, special)
   vocab_size = _text_vocabulary(task).vocab_size
@@ -192,104 +284,150 @@ def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
   prepared = prepare_model(model, partitioner)
   optimizer = optimizer_lib.make_optimizer(
       learning_rate=run.learning_rate, total_steps=run.num_steps,
-      warmup_steps=run.warmup_steps, weight_decay=run.weight_decay)
+      warmup_steps=run.warmup_steps, weight_decay=run.weight_decay,
+      grad_clip_norm=run.grad_clip_norm, decay=run.lr_decay,
+      name=run.optimizer)
   state_shardings = _state_shardings(prepared, optimizer)
 
-  os.makedirs(run.model_dir, exist_ok=True)
+  run_dir.prepare(run.model_dir)
   if config_text is not None and jax.process_index() == 0:
-    results_io.atomic_write_text(os.path.join(run.model_dir, "config.gin"),
-                                 config_text)
-  ckpt = checkpointing.Checkpointer(run.model_dir)
-  state = _initial_state(run, prepared, optimizer, state_shardings, ckpt)
-  start = int(jax.device_get(state.step))
+    with run_dir.explain_write_errors("config.gin", lambda: "nothing lost"):
+      results_io.atomic_write_text(os.path.join(run.model_dir, "config.gin"),
+                                   config_text)
+  fingerprint = run.fingerprint()
+  model_dict = dataclasses.asdict(model_cfg)
 
-  base_rng = jax.random.PRNGKey(run.seed + 1)
-  train_step = jax.jit(make_train_step(model, optimizer, base_rng),
-                       in_shardings=(state_shardings, None),
-                       out_shardings=(state_shardings, None),
-                       donate_argnums=0)
-  logger = MetricsLogger(run.model_dir, run.num_steps, start,
-                         description=os.path.basename(run.model_dir))
-  pending: list[dict[str, jax.Array]] = []
-  t0, tokens = time.time(), 0
+  def run_state_fn(step, progress):
+    return run_state_lib.build(
+        step, fingerprint, model_dict, run_state_lib.data_position(
+            step, run.batch_size, batcher.size, run.seed), progress)
+
+  ckpt = checkpointing.Checkpointer(
+      run.model_dir, max_to_keep=run.keep_checkpoints,
+      async_save=run.async_checkpoints, checksums=run.checksum_checkpoints)
+  logger = None
   try:
-    for step in range(start, run.num_steps):
-      batch = batcher.batch(step)
-      if run.head == "mlm":
-        batch = masking.mask_tokens(
-            batch, seed=run.seed, step=step, mask_id=special["mask"],
-            vocab_size=vocab_size, special_ids=tuple(
-                special[k] for k in ("pad", "eos", "cls", "sep", "mask")))
-      tokens += int(batch["attention_mask"].sum()) * jax.process_count()
-      with partitioner.context():
-        state, metrics = train_step(
-            state, partitioning.host_local_to_global(batch, partitioner))
-      pending.append(metrics)
-      logger.advance()
-      done = step + 1
-      if done % run.log_every == 0 or done == run.num_steps:
-        summary = _summarise(pending, run.model_dir, done)
-        elapsed = max(time.time() - t0, 1e-9)
-        summary.update(steps_per_sec=len(pending) / elapsed,
-                       tokens_per_sec=tokens / elapsed)
-        logger.write(done, "train", summary)
-        pending, t0, tokens = [], time.time(), 0
-      if run.checkpoint_every and done % run.checkpoint_every == 0:
-        ckpt.save(state)
-    if start < run.num_steps or ckpt.latest_step() != run.num_steps:
-      ckpt.save(state)
-    ckpt.wait_until_finished()
+    with PreemptionWatcher() as watcher, run_dir.explain_write_errors(
+        f"to {run.model_dir}", ckpt.describe_last_good):
+      state, saved = _initial_state(run, model_cfg, prepared, optimizer,
+                                    state_shardings, ckpt, batcher.size)
+      progress = run_state_lib.Progress.from_run_state(saved)
+      tracker = None
+      if run.early_stopping_metric:
+        tracker = EarlyStopping(run.early_stopping_metric,
+                                run.early_stopping_mode,
+                                run.early_stopping_patience)
+        tracker.load(progress.early_stopping)
+        if tracker.best_step is not None:
+          ckpt.keep_steps.add(tracker.best_step)
+      evaluator = None
+      if run.eval_tasks:
+        evaluator = Evaluator(
+            prepared, run.eval_tasks, run.eval_split,
+            run.task_feature_lengths,
+            lambda t: _converter(t, run.head, special), run.eval_batch_size,
+            head=run.head)
+      train_step = jax.jit(
+          make_train_step(model, optimizer, jax.random.PRNGKey(run.seed + 1),
+                          run.grad_accum_steps),
+          in_shardings=(state_shardings, None),
+          out_shardings=(state_shardings, None), donate_argnums=0)
+      start = int(jax.device_get(state.step))
+      logger = MetricsLogger(run.model_dir, run.num_steps, start,
+                             description=os.path.basename(run.model_dir))
+      loop = TrainLoop(
+          run=run, state=state, train_step=train_step,
+          batch_fn=_batch_fn(run, batcher, special, vocab_size),
+          partitioner=partitioner, ckpt=ckpt, logger=logger,
+          progress=progress, run_state_fn=run_state_fn, watcher=watcher,
+          evaluator=evaluator, tracker=tracker)
+      final_step = loop.train()
 
-    eval_results = {}
-    if run.eval_tasks:
-      eval_results = evaluate_classification_tasks(
-          prepared, state.params, run.eval_tasks, run.eval_split,
-          run.task_feature_lengths, lambda t: _converter(t, run.head, special),
-          run.eval_batch_size, os.path.join(run.model_dir, "predictions"))
-      for name, metrics in eval_results.items():
-        logger.write(run.num_steps, f"eval/{name}", {
-            k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-  finally:
+      eval_results, eval_params = {}, "last"
+      if evaluator:
+        params, eval_params = loop.final_params(prepared.abstract_params)
+        eval_results = evaluator.evaluate(
+            params, os.path.join(run.model_dir, "predictions"))
+        for name, metrics in eval_results.items():
+          logger.write(final_step, f"final_eval/{name}", numeric(metrics))
+      results = {
+          "run": fingerprint,
+          "model": model_dict,
+          "num_devices": jax.device_count(),
+          "final_step": final_step,
+          "eval": eval_results,
+          "eval_params": eval_params,
+          "best": tracker.summary() if tracker else None,
+          "stopped_early": progress.stopped_early,
+          "skipped_steps": progress.skipped_steps,
+          "num_train_examples": batcher.size,
+      }
+      if jax.process_index() == 0:
+        results_io.write_results(run.model_dir, results)
+  except BaseException:
+    _close_quietly(logger, ckpt)
+    raise
+  if logger:
     logger.close()
-    ckpt.close()
-
-  results = {
-      "run": run.fingerprint(),
-      "model": dataclasses.asdict(model_cfg),
-      "num_devices": jax.device_count(),
-      "final_step": run.num_steps,
-      "eval": eval_results,
-  }
-  if jax.process_index() == 0:
-    results_io.write_results(run.model_dir, results)
+  ckpt.close()
   return results
+
+
+def _close_quietly(logger, ckpt) -> None:
+  """Closes after a failure without hiding it behind a second error."""
+  for close in ((logger.close if logger else None), ckpt.close):
+    if close is None:
+      continue
+    try:
+      close()
+    except Exception as e:  # pylint: disable=broad-except
+      log.warning("while closing after an error: %s", e)
 
 
 def _state_shardings(prepared: PreparedModel, optimizer) -> TrainState:
   # optax states mirror params, so initialising from the boxed abstract params
-  # carries the logical axes over to every moment; counters get replicated.
+  # carries the logical axes over to every moment; counters get replicated,
+  # and so do Adafactor's factored moments (their rank differs from the
+  # parameter's; they are small).
   boxed_opt = jax.eval_shape(optimizer.init, prepared.boxed_params)
+  boxed_opt = jax.tree.map(
+      lambda x: x.value if (isinstance(x, nn.Partitioned) and
+                            len(x.names) != len(x.value.shape)) else x,
+      boxed_opt, is_leaf=lambda x: isinstance(x, nn.Partitioned))
   opt_shardings = prepared.partitioner.tree_shardings(boxed_opt)
   return TrainState(step=prepared.partitioner.replicated(),
                     params=prepared.param_shardings, opt_state=opt_shardings)
 
 
-def _initial_state(run: TrainRun, prepared: PreparedModel, optimizer,
+def _initial_state(run: TrainRun, model_cfg: EncoderConfig,
+                   prepared: PreparedModel, optimizer,
                    state_shardings: TrainState,
-                   ckpt: checkpointing.Checkpointer) -> TrainState:
-  """Resumes from this run's checkpoint, or initialises (maybe from init_from)."""
-  if ckpt.latest_step() is not None:
+                   ckpt: checkpointing.Checkpointer, num_examples: int
+                   ) -> tuple[TrainState, dict[str, Any] | None]:
+  """Resumes from this run's newest intact checkpoint, or initialises
+  (maybe from init_from). Returns the state and the saved run state."""
+  if ckpt.all_steps():
     abstract = checkpointing.abstract_like(
         jax.eval_shape(lambda p: TrainState(jnp.zeros((), jnp.int32), p,
                                             optimizer.init(p)),
                        prepared.abstract_params),
         state_shardings)
-    print(f"[xferjax] {run.model_dir}: resuming from step {ckpt.latest_step()}")
-    return ckpt.restore(abstract)
+    check = lambda saved: run_state_lib.check_compatible(
+        saved, run.model_dir, run.fingerprint(),
+        TrainRun.default_fingerprint(), dataclasses.asdict(model_cfg),
+        run_state_lib.field_defaults(type(model_cfg)), num_examples)
+    found = ckpt.restore_latest_valid(abstract, check)
+    if found is not None:
+      state, saved = found
+      print(f"[xferjax] {run.model_dir}: resuming from step "
+            f"{int(jax.device_get(state.step))}", flush=True)
+      return state, saved
+    print(f"[xferjax] warning: {run.model_dir} has no intact checkpoint "
+          "left; training from the start", flush=True)
 
   params = prepared.init_params(run.seed)
   if run.init_from:
-    source = checkpointing.Checkpointer(run.init_from)
+    source = checkpointing.Checkpointer(run.init_from, read_only=True)
     try:
       restored = source.restore_params(
           {"encoder": prepared.abstract_params["encoder"]})
@@ -298,18 +436,4 @@ def _initial_state(run: TrainRun, prepared: PreparedModel, optimizer,
     params = {**params, **restored}
   init_opt = jax.jit(optimizer.init, out_shardings=state_shardings.opt_state)
   step = jax.device_put(jnp.zeros((), jnp.int32), state_shardings.step)
-  return TrainState(step, params, init_opt(params))
-
-
-def _summarise(pending: list[dict[str, jax.Array]], model_dir: str,
-               step: int) -> dict[str, float]:
-  """Means over the logging interval; stops on a non-finite loss."""
-  fetched = jax.device_get(pending)
-  losses = np.array([m["loss"] for m in fetched])
-  if not np.all(np.isfinite(losses)):
-    bad = step - len(losses) + int(np.argmin(np.isfinite(losses))) + 1
-    raise errors.TrainingError(
-        f"non-finite loss at step {bad} in {model_dir}",
-        "lower the learning rate or check the data; the last good checkpoint "
-        "(if any) is in checkpoints/")
-  return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+  return TrainState(step, params, init_opt(params)), None
