@@ -1,29 +1,36 @@
-"""The demo study end to end (tiny settings), and that re-runs skip work."""
+"""The study grid end to end (tiny settings): cells, skip/resume, parallel
+`--cell` runs, `--collect`, and the errors for a bad grid."""
 
 import json
 import os
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
 
+from conftest import REPO, XFERJAX
 from xferjax import cli
 
 TINY = [
-    "--gin.EncoderConfig.d_model=32", "--gin.EncoderConfig.num_layers=1",
-    "--gin.EncoderConfig.d_ff=64",
+    "--gin.Study.model_presets=('models/synthetic_small.gin',)",
+    "--gin.EncoderConfig.num_layers=1",
+    "--gin.Study.data_sizes=(500,)",
     "--gin.Study.seeds=(0, 1)",
-    "--gin.Study.zero_shot_tasks=('synthetic_nli.en', 'synthetic_nli.syn3')",
+    "--gin.nli/Target.zero_shot_tasks=('synthetic_nli.en', "
+    "'synthetic_nli.syn3')",
     "--gin.pretrain/TrainRun.num_steps=20",
     "--gin.intermediate/TrainRun.num_steps=10",
     "--gin.target/TrainRun.num_steps=10",
 ]
 
 
-def _study(out_dir, capsys, *extra):
+def _study(out_dir, capsys, *extra, expect=0):
   code = cli.main(["study", "--gin_file=demo.gin",
                    f"--gin.OUTPUT_DIR='{out_dir}'", *TINY, *extra])
   captured = capsys.readouterr()
-  assert code == 0, captured.err
-  return captured.out
+  assert code == expect, captured.err
+  return captured
 
 
 @pytest.fixture(scope="module")
@@ -31,49 +38,98 @@ def study_dir(tmp_path_factory):
   return tmp_path_factory.mktemp("study") / "demo"
 
 
-def test_study_writes_report(study_dir, capsys):
+def test_list_prints_every_cell(study_dir, capsys):
+  out = _study(study_dir, capsys, "--list").out
+  assert "4 cells" in out
+  assert "baseline" in out and "synthetic_entailment_n500" in out
+  assert not study_dir.exists()  # listing runs nothing
+
+
+def test_study_writes_tables_and_report(study_dir, capsys):
   _study(study_dir, capsys)
-  results = json.loads((study_dir / "results.json").read_text())
-  assert results["languages"] == ["en", "syn3"]
-  assert results["seeds"] == [0, 1]
-  per_lang = results["summary"]["per_language"]
-  for lang in ("en", "syn3"):
-    for key in ("baseline_mean", "intermediate_mean", "gain_mean"):
-      assert 0 <= abs(per_lang[lang][key]) <= 100
-  assert len(results["rows"]) == 2 * 2 * 2  # seeds x conditions x languages
-  report = (study_dir / "report.md").read_text()
-  assert "| syn3 |" in report and "zero-shot accuracy" in report
-  assert (study_dir / "zero_shot_accuracy.png").stat().st_size > 1000
-  for phase in ("pretrain", "seed0/intermediate", "seed1/target_baseline",
-                "seed1/target_after_intermediate"):
-    assert (study_dir / phase / "results.json").exists(), phase
-    assert (study_dir / phase / "config.gin").exists(), phase
+  results = pd.read_parquet(study_dir / "results.parquet")
+  assert set(results.columns) >= {
+      "model", "params", "intermediate_task", "n_examples", "seed",
+      "target_task", "language", "split", "metric", "value"}
+  # 1 model x (baseline + 1 size) x 2 seeds x 2 languages, one metric.
+  assert len(results) == 8
+  assert set(results["intermediate_task"]) == {"none",
+                                               "synthetic_entailment"}
+  assert set(results["n_examples"]) == {0, 500}
+  assert results["value"].between(0, 100).all()
+  csv = pd.read_csv(study_dir / "results.csv")
+  assert len(csv) == len(results)
+  examples = pd.read_parquet(study_dir / "examples.parquet")
+  assert len(examples) == 8 * 600  # every dev example of every row
+  assert (study_dir / "report.md").exists()
+  small = study_dir / "synthetic_small"
+  for phase in ("pretrain", "baseline/seed0/target_synthetic_nli",
+                "synthetic_entailment_n500/seed1/intermediate",
+                "synthetic_entailment_n500/seed1/target_synthetic_nli"):
+    assert (small / phase / "results.json").exists(), phase
+    assert (small / phase / "config.gin").exists(), phase
 
 
 def test_rerun_skips_finished_phases(study_dir, capsys):
-  metrics = {p: (study_dir / p / "metrics.jsonl").read_text()
-             for p in ("pretrain", "seed0/intermediate",
-                       "seed0/target_baseline")}
-  out = _study(study_dir, capsys)
-  assert out.count("already finished, skipped") == 7  # 1 + 2 seeds x 3
+  small = study_dir / "synthetic_small"
+  metrics = {p: (small / p / "metrics.jsonl").read_text()
+             for p in ("pretrain", "synthetic_entailment_n500/seed0/"
+                       "intermediate", "baseline/seed1/target_synthetic_nli")}
+  out = _study(study_dir, capsys).out
+  # Each seed: baseline (pretrain, target) + one cell (pretrain, inter, target).
+  assert out.count("already finished, skipped") == 2 * (2 + 3)
   for phase, text in metrics.items():
-    assert (study_dir / phase / "metrics.jsonl").read_text() == text, phase
+    assert (small / phase / "metrics.jsonl").read_text() == text, phase
 
 
 def test_interrupted_phase_is_redone_alone(study_dir, capsys):
-  before = json.loads((study_dir / "results.json").read_text())
-  (study_dir / "seed1" / "target_baseline" / "results.json").unlink()
-  out = _study(study_dir, capsys)
-  assert out.count("already finished, skipped") == 6
-  after = json.loads((study_dir / "results.json").read_text())
+  before = pd.read_csv(study_dir / "results.csv")
+  (study_dir / "synthetic_small" / "baseline" / "seed1" /
+   "target_synthetic_nli" / "results.json").unlink()
+  out = _study(study_dir, capsys).out
+  assert out.count("already finished, skipped") == 2 * (2 + 3) - 1
+  after = pd.read_csv(study_dir / "results.csv")
   # The checkpoint at the final step is reused: same predictions, same table.
-  assert after["rows"] == before["rows"]
+  pd.testing.assert_frame_equal(before, after)
 
 
 def test_changed_settings_in_finished_dir_is_refused(study_dir, capsys):
-  code = cli.main(["study", "--gin_file=demo.gin",
-                   f"--gin.OUTPUT_DIR='{study_dir}'", *TINY,
-                   "--gin.pretrain/TrainRun.learning_rate=0.5"])
-  err = capsys.readouterr().err
-  assert code == 2
+  err = _study(study_dir, capsys,
+               "--gin.pretrain/TrainRun.learning_rate=0.5", expect=2).err
   assert "different settings" in err and "learning_rate" in err
+
+
+def test_parallel_cells_do_not_clobber(tmp_path, capsys):
+  out_dir = tmp_path / "parallel"
+  args = ["study", "--gin_file=demo.gin", f"--gin.OUTPUT_DIR='{out_dir}'",
+          *TINY]
+  procs = [subprocess.Popen([XFERJAX, *args, f"--cell={k}"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True) for k in (0, 1)]
+  outputs = [p.communicate(timeout=600) for p in procs]
+  for p, (out, err) in zip(procs, outputs):
+    assert p.returncode == 0, err[-3000:]
+  # Both cells need the shared pretraining: exactly one process trained it.
+  trained = [out for out, _ in outputs if "pretrain: already finished" not in
+             out]
+  assert len(trained) == 1
+  pretrain_metrics = (out_dir / "synthetic_small" / "pretrain" /
+                      "metrics.jsonl").read_text().splitlines()
+  assert len([l for l in pretrain_metrics
+              if json.loads(l)["split"] == "train"]) == 1  # 20 steps, 1 log
+  _study(out_dir, capsys, "--collect")
+  results = pd.read_csv(out_dir / "results.csv")
+  assert set(results["seed"]) == {0}  # cells 0 and 1 are seed 0
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--gin.Study.seeds=()"], "grid is empty"),
+    (["--gin.Study.pretrain=None",
+      "--gin.Study.pretrained_dirs={'xlmr_large': '/ckpt'}"],
+     "no pretrained checkpoint directory for model preset(s) "
+     "['synthetic_small']"),
+    (["--cell=99"], "there is no cell 99"),
+])
+def test_bad_grids(tmp_path, capsys, extra, needle):
+  err = _study(tmp_path / "bad", capsys, *extra, expect=2).err
+  assert needle in err

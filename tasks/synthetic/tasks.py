@@ -7,6 +7,7 @@ Registered names:
                                  do two sentences state the same fact?
   synthetic_entailment           intermediate task, English: binary
                                  entailment on many examples (MNLI-like)
+  synthetic_entailment_n<N>      its first N training examples (nested)
   synthetic_nli.<lang>           target task in every language
                                  (train/validation; the study trains on `en`)
 All share one SentencePiece vocabulary, trained from the corpus on first use.
@@ -28,6 +29,8 @@ from xferjax_tasks.synthetic import world as world_lib
 # is the controlled setting the demo wants. ~230 words; a soft limit.
 VOCAB_SIZE = 512
 VOCAB_MODEL_TYPE = "word"
+# Nested size-ladder variants of the intermediate task: `<task>_n<N>`.
+LADDER_SIZES = (500, 1000, 2000, 4000, 8000, 16000)
 
 
 @functools.lru_cache(maxsize=None)
@@ -107,6 +110,12 @@ def register(seed: int = 0, prefix: str = "synthetic") -> None:
                 "sentence2", world_lib.PARAPHRASE_LABELS)
   add_pair_task(f"{prefix}_entailment", world.entailment, "premise",
                 "hypothesis", world_lib.ENTAILMENT_LABELS)
+  for n in LADDER_SIZES:
+    add_pair_task(
+        f"{prefix}_entailment_n{n}",
+        lambda split, n=n: world.entailment(
+            split, limit=n if split == "train" else None),
+        "premise", "hypothesis", world_lib.ENTAILMENT_LABELS)
   for lang in world.config.languages:
     add_pair_task(f"{prefix}_nli.{lang}",
                   lambda split, lang=lang: world.nli(split, lang),

@@ -253,11 +253,17 @@ class World:
           "label": hypothesis_label(premise, hypothesis),
       }
 
-  def entailment(self, split: str, lang: str = "en") -> Iterator[dict]:
+  def entailment(self, split: str, lang: str = "en",
+                 limit: int | None = None) -> Iterator[dict]:
     """Intermediate task: binary "is the hypothesis entailed?" (MNLI-like
-    data, different examples and label scheme from the target)."""
+    data, different examples and label scheme from the target).
+
+    `limit` keeps the first N examples of the split: subsets are nested
+    (1k within 4k within the full set) and fixed by the world's seed.
+    """
     rng = self._rng("entailment", split)
-    for i in range(self._split_size("intermediate", split)):
+    size = self._split_size("intermediate", split)
+    for i in range(size if limit is None else min(limit, size)):
       label = 0 if rng.random() < 0.5 else rng.choice((1, 2))
       premise, hypothesis, with_adj = self._inference_pair(rng, label)
       yield {

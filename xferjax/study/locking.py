@@ -1,0 +1,27 @@
+"""Cross-process locks for run directories.
+
+`xferjax study --cell K` may run in several processes at once (a SLURM array,
+a pod job queue). Cells share phases (a model's pretraining), so each phase
+is trained under an exclusive `flock` on `<run_dir>.lock`: a second process
+that needs the same phase waits, then finds it finished and skips it.
+Locks are released by the kernel when a process dies, so a killed cell never
+leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: str):
+  path = os.path.abspath(run_dir).rstrip(os.sep) + ".lock"
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "a") as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
