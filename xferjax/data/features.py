@@ -145,3 +145,33 @@ class EncoderMlmConverter(seqio.FeatureConverter):
   def get_model_feature_lengths(self, task_feature_lengths):
     length = task_feature_lengths["text"] + 2
     return {"input_ids": length, "attention_mask": length}
+
+
+# ------------------------------------------------------ head -> converter ---
+
+def _classification_converter(task, special_ids):
+  return EncoderClassificationConverter(
+      special_ids, pair="text_b" in task.output_features)
+
+
+def _mlm_converter(task, special_ids):
+  del task
+  return EncoderMlmConverter(special_ids)
+
+
+# head type -> (task, special_ids) -> converter. One table, so the trainer,
+# the evaluator and `xferjax tasks preview` never choose a converter apart.
+CONVERTERS = {
+    "mlm": _mlm_converter,
+    "classification": _classification_converter,
+}
+
+
+def converter_for(task: seqio.Task, head: str,
+                  special_ids: Mapping[str, int]) -> seqio.FeatureConverter:
+  """The feature converter that turns `task`'s features into `head`'s batch."""
+  if head not in CONVERTERS:
+    raise errors.ConfigError(
+        f"no feature converter for head {head!r} (task {task.name!r})",
+        f"use one of {sorted(CONVERTERS)}")
+  return CONVERTERS[head](task, special_ids)
