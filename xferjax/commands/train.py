@@ -12,11 +12,14 @@ def add_arguments(parser):
 def run(args) -> int:
   config_text = gin_flags.setup(args)
   from xferjax import partitioning
-  from xferjax.models.encoder import EncoderConfig
   from xferjax.train.trainer import TrainRun, run_training
 
-  results = run_training(TrainRun(), EncoderConfig(),
-                         partitioning.create_partitioner(), config_text)
+  # The model family and its config come from gin (model_family.family,
+  # EncoderConfig.* / T5Config.*).
+  results = run_training(TrainRun(), None, partitioning.create_partitioner(),
+                         config_text)
   for task, metrics in results["eval"].items():
-    print(f"{task}: accuracy {metrics['accuracy']:.2f}")
+    shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()
+                      if k != "num_examples" and isinstance(v, (int, float)))
+    print(f"{task}: {shown}")
   return 0

@@ -1,7 +1,9 @@
 """How to build a model for a head, feed it a batch and train it one step.
 
 Both families share this interface, so a trainer, the planner and the tests
-call `forward` / `make_train_step` and never branch on the family:
+call `forward` / `make_loss_fn` and never branch on the family (the train
+step, with accumulation and the non-finite guard, is
+`xferjax.train.steps.make_train_step`):
 
   family           config          model                  heads
   encoder          EncoderConfig   EncoderModel           mlm, classification,
@@ -26,14 +28,12 @@ import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import linen as nn
 
 from xferjax import errors
 from xferjax.models import losses
 from xferjax.models.encoder import HEAD_TYPES, EncoderConfig, EncoderModel
 from xferjax.models.t5 import TEXT_TO_TEXT, EncoderDecoderModel, T5Config
-from xferjax.train.steps import TrainState
 
 FAMILIES = {"encoder": (EncoderConfig, EncoderModel),
             "encoder_decoder": (T5Config, EncoderDecoderModel)}
@@ -150,27 +150,3 @@ def make_loss_fn(model: nn.Module, **loss_options) -> Callable:
     return losses.loss_and_metrics(model.head, outputs, batch, **loss_options)
 
   return loss_fn
-
-
-def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
-                    base_rng: jax.Array | None, **loss_options) -> Callable:
-  """train_step(state, batch) -> (state, metrics).
-
-  Dropout keys are folded from the step number (jax's partitionable
-  threefry keeps the bits independent of the sharding); `base_rng=None`
-  trains without dropout.
-  """
-  loss_fn = make_loss_fn(model, **loss_options)
-
-  def train_step(state: TrainState, batch):
-    rng = (None if base_rng is None else
-           jax.random.fold_in(base_rng, state.step))
-    (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, batch, rng)
-    updates, opt_state = optimizer.update(grads, state.opt_state,
-                                          state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.tree.norm(grads)
-    return TrainState(state.step + 1, params, opt_state), metrics
-
-  return train_step

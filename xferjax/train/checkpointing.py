@@ -69,6 +69,20 @@ def shape_differences(saved: Any, expected: Any, prefix: str) -> list[str]:
   return out
 
 
+# Orbax's StandardSave takes trees, not bare arrays: a collection that is one
+# array (mT5's untied `lm_head`) is saved as {ARRAY_KEY: array}.
+ARRAY_KEY = "array"
+
+
+def _as_tree(collection: Any) -> Any:
+  return collection if isinstance(collection, dict) else {
+      ARRAY_KEY: collection}
+
+
+def _from_tree(saved: Any, like: Any) -> Any:
+  return saved if isinstance(like, dict) else saved[ARRAY_KEY]
+
+
 def _primary() -> bool:
   return jax.process_index() == 0
 
@@ -150,7 +164,7 @@ class Checkpointer:
       self.keep_steps.add(step)
     if step in self._manager.all_steps():
       return False
-    items = {PARAMS_PREFIX + k: ocp.args.StandardSave(v)
+    items = {PARAMS_PREFIX + k: ocp.args.StandardSave(_as_tree(v))
              for k, v in state.params.items()}
     items["train"] = ocp.args.StandardSave(
         {"step": state.step, "opt_state": state.opt_state})
@@ -209,12 +223,13 @@ class Checkpointer:
               step: int | None = None) -> TrainState:
     """Restores everything into the shardings carried by `abstract_state`."""
     step = self._require_step(step)
-    items = {PARAMS_PREFIX + k: ocp.args.StandardRestore(v)
+    items = {PARAMS_PREFIX + k: ocp.args.StandardRestore(_as_tree(v))
              for k, v in abstract_state.params.items()}
     items["train"] = ocp.args.StandardRestore(
         {"step": abstract_state.step, "opt_state": abstract_state.opt_state})
     out = self._manager.restore(step, args=ocp.args.Composite(**items))
-    params = {k: out[PARAMS_PREFIX + k] for k in abstract_state.params}
+    params = {k: _from_tree(out[PARAMS_PREFIX + k], v)
+              for k, v in abstract_state.params.items()}
     return TrainState(out["train"]["step"], params, out["train"]["opt_state"])
 
   def restore_run_state(self, step: int) -> dict[str, Any] | None:
@@ -241,7 +256,7 @@ class Checkpointer:
     for name, abstract in abstract_params.items():
       saved = handler.metadata(
           epath.Path(step_dir) / (PARAMS_PREFIX + name)).tree
-      diffs += shape_differences(saved, abstract, f"{name}/")
+      diffs += shape_differences(saved, _as_tree(abstract), f"{name}/")
     if diffs:
       shown = "; ".join(diffs[:4]) + (
           f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
@@ -265,9 +280,10 @@ class Checkpointer:
             "(move its results.json away)")
     self.check_shapes(abstract_params, step)
     out = self._manager.restore(step, args=ocp.args.Composite(**{
-        PARAMS_PREFIX + k: ocp.args.StandardRestore(v)
+        PARAMS_PREFIX + k: ocp.args.StandardRestore(_as_tree(v))
         for k, v in abstract_params.items()}))
-    return {k: out[PARAMS_PREFIX + k] for k in abstract_params}
+    return {k: _from_tree(out[PARAMS_PREFIX + k], v)
+            for k, v in abstract_params.items()}
 
   def restore_latest_valid(
       self, abstract_state: TrainState,

@@ -9,11 +9,10 @@ from typing import Any
 import gin
 
 from xferjax import errors, partitioning
-from xferjax.models.encoder import EncoderConfig
 from xferjax.train import checkpointing, results_io
 from xferjax.train.evaluator import evaluate_classification_tasks
-from xferjax.train.trainer import (build_model_for_task, classification_converter,
-                                   prepare_model)
+from xferjax.train.trainer import (build_model_for_task, converter,
+                                   prepare_model, resolve_model_config)
 
 
 @gin.configurable
@@ -30,17 +29,17 @@ class EvalRun:
   output_dir: str | None = None
 
 
-def run_eval(run: EvalRun, model_cfg: EncoderConfig | None = None,
+def run_eval(run: EvalRun, model_cfg: Any = None,
              partitioner: partitioning.Partitioner | None = None
              ) -> dict[str, Any]:
   if not run.checkpoint_dir or not run.tasks or not run.task_feature_lengths:
     raise errors.ConfigError(
         "EvalRun needs checkpoint_dir, tasks and task_feature_lengths",
         "set CHECKPOINT_DIR and EVAL_TASKS (see gin_configs/runs/eval.gin)")
-  model_cfg = model_cfg or EncoderConfig()
+  family, model_cfg = resolve_model_config(model_cfg)
   partitioner = partitioner or partitioning.create_partitioner()
   task, model, special = build_model_for_task(run.tasks[0], "classification",
-                                              model_cfg)
+                                              model_cfg, family)
   prepared = prepare_model(model, partitioner)
   ckpt = checkpointing.Checkpointer(run.checkpoint_dir)
   try:
@@ -50,7 +49,7 @@ def run_eval(run: EvalRun, model_cfg: EncoderConfig | None = None,
   output_dir = run.output_dir or os.path.join(run.checkpoint_dir, "eval")
   results = evaluate_classification_tasks(
       prepared, params, run.tasks, run.split, run.task_feature_lengths,
-      lambda t: classification_converter(t, special), run.batch_size,
+      lambda t: converter(t, "classification", special), run.batch_size,
       os.path.join(output_dir, "predictions"))
   results_io.write_json(os.path.join(output_dir, "eval_results.json"), results)
   return results

@@ -22,21 +22,35 @@ from xferjax import errors, partitioning
 from xferjax.train.checkpointing import Checkpointer
 from xferjax.train.early_stopping import EarlyStopping
 from xferjax.train.evaluator import Evaluator
-from xferjax.train.metrics import MetricsLogger, Throughput
+from xferjax.train.metrics import MetricsLogger, Throughput, count_tokens
 from xferjax.train.preemption import PreemptedError, PreemptionWatcher
 from xferjax.train.run_state import Progress
-from xferjax.train.steps import TrainState
+from xferjax.train.steps import COUNT_METRIC, TrainState
 
 NONFINITE_POLICIES = ("stop", "skip")
 
 
+# Per-step metrics that are not means over targets: averaged per step.
+_PER_STEP = (COUNT_METRIC, "grad_norm")
+
+
 def summarise(records: list[dict[str, float]]) -> dict[str, float]:
-  """Means over the finite steps of a logging interval."""
+  """Means over the finite steps of a logging interval: per-target metrics
+  (loss, accuracy) weighted by each step's `num_targets`, so an interval's
+  loss is the loss over all its targets; the others per step."""
   good = [r for r in records if not r.get("nonfinite")]
   if not good:
     return {}
-  return {k: float(np.mean([r[k] for r in good])) for k in good[0]
-          if k != "nonfinite"}
+  counts = np.array([r.get(COUNT_METRIC, 1.0) for r in good])
+  weights = counts / counts.sum() if counts.sum() > 0 else None
+  out = {}
+  for k in good[0]:
+    if k == "nonfinite":
+      continue
+    values = np.array([r[k] for r in good])
+    per_step = k in _PER_STEP or weights is None
+    out[k] = float(values.mean() if per_step else (values * weights).sum())
+  return out
 
 
 def numeric(metrics: dict[str, Any]) -> dict[str, float]:
@@ -71,8 +85,8 @@ class TrainLoop:
     run = self.run
     while self.step < run.num_steps and not self.progress.stopped_early:
       batch = self.batch_fn(self.step)
-      self._throughput.add(run.batch_size, int(
-          batch["attention_mask"].sum()) * jax.process_count())
+      self._throughput.add(run.batch_size,
+                           count_tokens(batch) * jax.process_count())
       with self.partitioner.context():
         self.state, metrics = self.train_step(
             self.state,

@@ -17,6 +17,7 @@ import sys
 import time
 
 import jax
+import numpy as np
 from clu import metric_writers
 from tqdm import tqdm
 
@@ -51,6 +52,17 @@ def drop_records_after(run_dir: str, step: int) -> None:
   if not unchanged:
     results_io.atomic_write_text(
         path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def count_tokens(batch: dict) -> int:
+  """Non-padding tokens the model reads in a host batch: the attention mask
+  of encoder inputs, or encoder inputs plus decoder targets (pad id 0) of
+  text-to-text batches."""
+  if "attention_mask" in batch:
+    return int(np.sum(batch["attention_mask"]))
+  return int(sum(np.count_nonzero(batch[k]) for k in
+                 ("encoder_input_tokens", "decoder_target_tokens")
+                 if k in batch))
 
 
 class Throughput:

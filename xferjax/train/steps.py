@@ -1,16 +1,28 @@
-"""Loss functions and the jitted train/eval steps, one per head type.
+"""The jitted train step (any model family, any head) and the predict step.
 
 The steps are pure functions of (state, batch) so `jax.jit` with
-NamedShardings distributes them. Dropout keys are folded from the step
-number (and the micro-batch index), and jax's partitionable threefry makes
-the random bits independent of how the batch is sharded: the same losses on
-1 or 8 devices, and after a resume.
+NamedShardings distributes them. The loss is the model family's own
+(`xferjax.models.api.make_loss_fn` -> `models.losses`), so every head the
+models know (mlm, classification, multiple_choice, span, tagging, embedding,
+text_to_text) trains through this one step.
+
+Dropout keys are folded from the step number (and the micro-batch index),
+and jax's partitionable threefry makes the random bits independent of how the
+batch is sharded: the same losses on 1 or 8 devices, and after a resume.
 
 Gradient accumulation runs inside the jitted step (`lax.scan` over k
-micro-batches), so one compiled program does a whole optimizer step and the
-accumulated gradient is exactly the large batch's gradient, up to float
-summation order: each micro-batch contributes its *summed* loss gradient and
-the sum is divided by the whole batch's target count once.
+micro-batches), so one compiled program does a whole optimizer step. Each
+micro-batch contributes its *summed* loss gradient (mean loss x its
+`num_targets`) and the sum is divided by the whole batch's target count
+once, so the update equals the one of a single batch k times the size, up
+to float summation order, also when micro-batches hold different numbers of
+targets (masked tokens, ignored tags). Dropout: micro-batch j draws its mask
+from `fold_in(step_key, j)`, so with dropout on an accumulated step is a
+deterministic function of (seed, step, k) with the same distribution as the
+large batch's, but not bit-equal to it (masks of a [B/k, ...] and a [B, ...]
+array are different random bits); with dropout off the two are equal.
+The `embedding` head's in-batch ranking loss depends on which rows share a
+batch, so it cannot be accumulated (`check_accumulation`).
 
 A non-finite loss or gradient never reaches the parameters: the step keeps
 the old parameters and optimizer state and reports `nonfinite = 1`, and the
@@ -27,12 +39,17 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
+from xferjax import errors
+from xferjax.models import api
+
 Batch = dict[str, jax.Array]
 
-# The metric that counts targets; every other metric loss_and_metrics
-# returns is a mean weighted by it (so micro-batches and logging intervals
-# combine exactly).
+# The metric that counts targets; every other metric the loss returns is a
+# mean weighted by it (so micro-batches and logging intervals combine
+# exactly).
 COUNT_METRIC = "num_targets"
+# Heads whose loss couples the rows of a batch (in-batch negatives).
+NOT_ACCUMULABLE = ("embedding",)
 
 
 @flax.struct.dataclass
@@ -42,23 +59,13 @@ class TrainState:
   opt_state: Any
 
 
-def loss_and_metrics(head: str, logits: jax.Array,
-                     batch: Batch) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """Mean loss, and metrics that are means weighted by `num_targets`."""
-  if head == "mlm":
-    weights = batch["loss_weights"]
-    losses = optax.softmax_cross_entropy_with_integer_labels(
-        logits, batch["targets"])
-    correct = (jnp.argmax(logits, -1) == batch["targets"]) * weights
-  else:
-    weights = jnp.ones(logits.shape[:1], jnp.float32)
-    losses = optax.softmax_cross_entropy_with_integer_labels(
-        logits, batch["label"])
-    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-  denom = jnp.maximum(weights.sum(), 1.0)
-  loss = (losses * weights).sum() / denom
-  return loss, {"loss": loss, "accuracy": correct.sum() / denom,
-                COUNT_METRIC: weights.sum()}
+def check_accumulation(head: str, grad_accum_steps: int) -> None:
+  if grad_accum_steps > 1 and head in NOT_ACCUMULABLE:
+    raise errors.ConfigError(
+        f"head {head!r} cannot accumulate gradients over micro-batches: its "
+        "loss ranks each row against the other rows of the same batch, so "
+        "k micro-batches are not one batch k times the size",
+        "set TrainRun.grad_accum_steps = 1 (and a batch_size that fits)")
 
 
 def split_micro_batches(batch: Batch, k: int) -> Batch:
@@ -79,16 +86,18 @@ def split_micro_batches(batch: Batch, k: int) -> Batch:
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
-                    base_rng: jax.Array, grad_accum_steps: int = 1
-                    ) -> Callable:
-  """train_step(state, batch) -> (state, metrics)."""
+                    base_rng: jax.Array | None, grad_accum_steps: int = 1,
+                    **loss_options) -> Callable:
+  """train_step(state, batch) -> (state, metrics).
+
+  `base_rng=None` trains without dropout; `loss_options` go to the head's
+  loss (e.g. `embedding_temperature`)."""
+  check_accumulation(model.head, grad_accum_steps)
+  loss_fn = api.make_loss_fn(model, **loss_options)
 
   def summed_loss(params, batch, rng):
     """Loss summed over targets (so micro-batch gradients add up)."""
-    logits = model.apply({"params": params}, batch["input_ids"],
-                         batch["attention_mask"], deterministic=False,
-                         rngs={"dropout": rng})
-    loss, metrics = loss_and_metrics(model.head, logits, batch)
+    loss, metrics = loss_fn(params, batch, rng)
     count = jax.lax.stop_gradient(metrics[COUNT_METRIC])
     return loss * count, metrics
 
@@ -107,20 +116,23 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
 
     def body(carry, xs):
       index, micro_batch = xs
-      grads, metrics = grad_fn(params, micro_batch,
-                               jax.random.fold_in(step_rng, index))
+      rng = None if step_rng is None else jax.random.fold_in(step_rng, index)
+      grads, metrics = grad_fn(params, micro_batch, rng)
       return jax.tree.map(jnp.add, carry, (grads, to_sums(metrics))), None
 
-    zeros = jax.eval_shape(lambda: grad_fn(params, jax.tree.map(
-        lambda x: x[0], micro), step_rng))
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
-                         (zeros[0], to_sums(zeros[1])))
+    def one(micro_batch):
+      grads, metrics = grad_fn(params, micro_batch, step_rng)
+      return grads, to_sums(metrics)
+
+    shapes = jax.eval_shape(one, jax.tree.map(lambda x: x[0], micro))
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     (grads, sums), _ = jax.lax.scan(
         body, zeros, (jnp.arange(grad_accum_steps), micro))
     return grads, sums
 
   def train_step(state: TrainState, batch: Batch):
-    step_rng = jax.random.fold_in(base_rng, state.step)
+    step_rng = (None if base_rng is None else
+                jax.random.fold_in(base_rng, state.step))
     grads, sums = accumulate(state.params, batch, step_rng)
     denom = jnp.maximum(sums[COUNT_METRIC], 1.0)
     grads = jax.tree.map(lambda g: g / denom, grads)
@@ -142,10 +154,9 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
 
 
 def make_predict_step(model: nn.Module) -> Callable:
-  """predict_step(params, batch) -> logits (deterministic)."""
+  """predict_step(params, batch) -> the head's outputs (deterministic)."""
 
   def predict_step(params, batch: Batch):
-    return model.apply({"params": params}, batch["input_ids"],
-                       batch["attention_mask"], deterministic=True)
+    return api.forward(model, params, batch, deterministic=True)
 
   return predict_step

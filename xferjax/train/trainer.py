@@ -32,13 +32,16 @@ from typing import Any
 import gin
 import jax
 import jax.numpy as jnp
+import seqio
 from flax import linen as nn
 
 from xferjax import errors, partitioning
 from xferjax.data import features as features_lib
 from xferjax.data import masking, pipeline
 from xferjax.data import vocab as vocab_lib
-from xferjax.models.encoder import EncoderConfig, EncoderModel
+from xferjax.models import api
+from xferjax.models.encoder import HEADS_WITH_LABELS
+from xferjax.models.t5 import TEXT_TO_TEXT
 from xferjax.train import checkpointing, optimizer as optimizer_lib
 from xferjax.train import results_io, run_dir, run_state as run_state_lib
 from xferjax.train.early_stopping import EarlyStopping, MODES
@@ -46,7 +49,8 @@ from xferjax.train.evaluator import METRICS_BY_HEAD, Evaluator
 from xferjax.train.loop import NONFINITE_POLICIES, TrainLoop, numeric
 from xferjax.train.metrics import MetricsLogger
 from xferjax.train.preemption import PreemptionWatcher
-from xferjax.train.steps import TrainState, make_train_step
+from xferjax.train.steps import (TrainState, check_accumulation,
+                                 make_train_step)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,8 @@ class TrainRun:
   warmup_steps: int = 0
   weight_decay: float = 0.01
   seed: int = 0
-  # A run directory whose latest checkpoint's encoder initialises this run.
+  # A run directory whose latest checkpoint initialises this run (all
+  # parameters but the task head, see `transferable_params`).
   init_from: str | None = None
   eval_tasks: tuple[str, ...] = ()
   eval_split: str = "validation"
@@ -120,6 +125,7 @@ class TrainRun:
           f"grad_accum_steps {self.grad_accum_steps}",
           "batch_size is the whole step's batch: make it a multiple of "
           "grad_accum_steps")
+    check_accumulation(self.head, self.grad_accum_steps)
     choices = {"optimizer": optimizer_lib.OPTIMIZERS,
                "lr_decay": optimizer_lib.DECAYS,
                "nonfinite_policy": NONFINITE_POLICIES,
@@ -163,74 +169,107 @@ class TrainRun:
     return d
 
 
-def classification_converter(task, special_ids: dict[str, int]):
-  return features_lib.EncoderClassificationConverter(
-      special_ids, pair="text_b" in task.output_features)
-
-
-def _converter(task, head: str, special_ids: dict[str, int]):
+def converter(task, head: str, special_ids: dict[str, int]):
+  """The feature converter of `head` for `task`."""
   if head == "mlm":
     return features_lib.EncoderMlmConverter(special_ids)
-  return classification_converter(task, special_ids)
+  if head == "classification":
+    return features_lib.EncoderClassificationConverter(
+        special_ids, pair="text_b" in task.output_features)
+  if head == TEXT_TO_TEXT:
+    return seqio.EncDecFeatureConverter(pack=False)
+  raise errors.ConfigError(
+      f"no feature converter for head {head!r} yet (task {task.name!r})",
+      "train with head 'classification', 'mlm' or 'text_to_text' (an mT5 "
+      "preset)")
+
+
+# The output feature whose vocabulary sizes the embedding, in this order.
+TEXT_FEATURES = ("text", "text_a", "inputs", "targets")
 
 
 def _text_vocabulary(task):
-  for key in ("text", "text_a"):
+  for key in TEXT_FEATURES:
     if key in task.output_features:
       return task.output_features[key].vocabulary
   raise errors.ConfigError(
-      f"task {task.name!r} has no 'text' or 'text_a' output feature",
+      f"task {task.name!r} has none of the text output features "
+      f"{list(TEXT_FEATURES)}",
       "encoder tasks declare output_features 'text' (MLM) or 'text_a' "
-      "[+ 'text_b'] and 'label' (classification)")
+      "[+ 'text_b'] and 'label' (classification); text-to-text tasks "
+      "'inputs' and 'targets'")
+
+
+def _special_ids(vocab, head: str) -> dict[str, int]:
+  """Encoder heads need <cls>/<sep>/<mask>; text-to-text only pad and eos."""
+  if head == TEXT_TO_TEXT:
+    return {"pad": 0, "eos": vocab.eos_id}
+  return vocab_lib.special_ids(vocab)
+
+
+def resolve_model_config(model_cfg: Any = None) -> tuple[str, Any]:
+  """(family, config): the family of `model_cfg`'s type, or, without one,
+  gin's `model_family.family` and its gin-bound config."""
+  if model_cfg is None:
+    family = api.model_family()
+    return family, api.FAMILIES[family][0]()
+  for family, (config_cls, _) in api.FAMILIES.items():
+    if isinstance(model_cfg, config_cls):
+      return family, model_cfg
+  raise errors.ConfigError(
+      f"{type(model_cfg).__name__} is not a model config",
+      "pass an EncoderConfig or a T5Config (or bind a preset in gin)")
 
 
 @dataclasses.dataclass
 class PreparedModel:
   """A model with its shardings, built abstractly before any allocation."""
 
-  model: EncoderModel
+  model: nn.Module
   partitioner: partitioning.Partitioner
   param_shardings: Any
   abstract_params: Any  # unboxed ShapeDtypeStructs carrying shardings
   boxed_params: Any  # abstract, with logical axis metadata
 
   def init_params(self, seed: int):
-    init = jax.jit(lambda r: nn.meta.unbox(_init_boxed(self.model, r)),
+    init = jax.jit(lambda r: nn.meta.unbox(api.init_boxed(self.model, r)),
                    out_shardings=self.param_shardings)
     with self.partitioner.context():
       return init(jax.random.PRNGKey(seed))
 
 
-def _init_boxed(model: EncoderModel, rng):
-  ids = jnp.ones((1, 8), jnp.int32)
-  return model.init({"params": rng, "dropout": rng}, ids, ids)["params"]
-
-
-def prepare_model(model: EncoderModel,
+def prepare_model(model: nn.Module,
                   partitioner: partitioning.Partitioner) -> PreparedModel:
   with partitioner.context():
-    boxed = jax.eval_shape(lambda r: _init_boxed(model, r),
-                           jax.random.PRNGKey(0))
+    boxed = api.abstract_params(model)
   partitioning.check_divisible(boxed, partitioner)
   shardings = partitioner.tree_shardings(boxed)
   abstract = checkpointing.abstract_like(nn.meta.unbox(boxed), shardings)
   return PreparedModel(model, partitioner, shardings, abstract, boxed)
 
 
-def build_model_for_task(task_name: str, head: str, cfg: EncoderConfig):
+def num_labels_of(task, head: str) -> int:
+  """Head size: the task's label names (for multiple_choice, its choices)."""
+  if head in HEADS_WITH_LABELS + ("multiple_choice",):
+    return len(features_lib.label_names_of(task))
+  return 1  # unused by the other heads
+
+
+def build_model_for_task(task_name: str, head: str, cfg: Any,
+                         family: str | None = None):
   """Model + vocabulary facts for a task (head sized from its labels)."""
+  family, cfg = resolve_model_config(cfg) if family is None else (family,
+                                                                    cfg)
   task = pipeline.get_task_or_mixture(task_name)
   vocab = _text_vocabulary(task)
-  special = vocab_lib.special_ids(vocab)
+  special = _special_ids(vocab, head)
   if vocab.vocab_size > cfg.vocab_size:
     raise errors.ShapeError(
         f"task {task_name!r} uses a vocabulary of {vocab.vocab_size} pieces "
         f"but the model's embedding has vocab_size {cfg.vocab_size}",
-        "raise EncoderConfig.vocab_size to at least the vocabulary size "
-        "(a multiple of 128 shards best)")
-  num_labels = (len(features_lib.label_names_of(task))
-                if head != "mlm" else 0)
-  model = EncoderModel(cfg, head=head, num_labels=max(num_labels, 1))
+        f"raise {type(cfg).__name__}.vocab_size to at least the vocabulary "
+        "size (a multiple of 128 shards best)")
+  model = api.build_model(head, num_labels_of(task, head), family, cfg)
   return task, model, special
 
 
@@ -257,10 +296,13 @@ def _batch_fn(run: TrainRun, batcher: pipeline.StepBatcher,
       vocab_size=vocab_size, special_ids=specials)
 
 
-def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
+def run_training(run: TrainRun, model_cfg: Any = None,
                  partitioner: partitioning.Partitioner | None = None,
                  config_text: str | None = None) -> dict[str, Any]:
-  """Trains (or resumes, or skips if finished) and returns results.json."""
+  """Trains (or resumes, or skips if finished) and returns results.json.
+
+  `model_cfg`: an EncoderConfig or T5Config (its type picks the family);
+  None takes gin's `model_family.family` and that family's bound config."""
   run.validate()
   existing = results_io.read_results(run.model_dir)
   if existing is not None:
@@ -271,14 +313,15 @@ def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
     print(f"[xferjax] {run.model_dir}: already finished, skipped")
     return existing
 
-  model_cfg = model_cfg or EncoderConfig()
+  family, model_cfg = resolve_model_config(model_cfg)
   partitioner = partitioner or partitioning.create_partitioner()
   _check_batch(run, partitioner)
-  task, model, special = build_model_for_task(run.task, run.head, model_cfg)
-  converter = _converter(task, run.head, special)
+  task, model, special = build_model_for_task(run.task, run.head, model_cfg,
+                                              family)
+  task_converter = converter(task, run.head, special)
   vocab_size = _text_vocabulary(task).vocab_size
   arrays = pipeline.load_examples(run.task, run.split,
-                                  run.task_feature_lengths, converter)
+                                  run.task_feature_lengths, task_converter)
   batcher = pipeline.StepBatcher(arrays, run.batch_size, seed=run.seed)
 
   prepared = prepare_model(model, partitioner)
@@ -325,7 +368,7 @@ def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
         evaluator = Evaluator(
             prepared, run.eval_tasks, run.eval_split,
             run.task_feature_lengths,
-            lambda t: _converter(t, run.head, special), run.eval_batch_size,
+            lambda t: converter(t, run.head, special), run.eval_batch_size,
             head=run.head)
       train_step = jax.jit(
           make_train_step(model, optimizer, jax.random.PRNGKey(run.seed + 1),
@@ -353,6 +396,7 @@ def run_training(run: TrainRun, model_cfg: EncoderConfig | None = None,
       results = {
           "run": fingerprint,
           "model": model_dict,
+          "model_family": family,
           "num_devices": jax.device_count(),
           "final_step": final_step,
           "eval": eval_results,
@@ -399,7 +443,7 @@ def _state_shardings(prepared: PreparedModel, optimizer) -> TrainState:
                     params=prepared.param_shardings, opt_state=opt_shardings)
 
 
-def _initial_state(run: TrainRun, model_cfg: EncoderConfig,
+def _initial_state(run: TrainRun, model_cfg: Any,
                    prepared: PreparedModel, optimizer,
                    state_shardings: TrainState,
                    ckpt: checkpointing.Checkpointer, num_examples: int
@@ -430,10 +474,16 @@ def _initial_state(run: TrainRun, model_cfg: EncoderConfig,
     source = checkpointing.Checkpointer(run.init_from, read_only=True)
     try:
       restored = source.restore_params(
-          {"encoder": prepared.abstract_params["encoder"]})
+          transferable_params(prepared.abstract_params))
     finally:
       source.close()
     params = {**params, **restored}
   init_opt = jax.jit(optimizer.init, out_shardings=state_shardings.opt_state)
   step = jax.device_put(jnp.zeros((), jnp.int32), state_shardings.step)
   return TrainState(step, params, init_opt(params)), None
+
+
+def transferable_params(params: dict[str, Any]) -> dict[str, Any]:
+  """What `init_from` carries over: every collection but the task head (the
+  encoder of an XLM-R-style model; all of an mT5-style one)."""
+  return {k: v for k, v in params.items() if k != "head"}
