@@ -8,8 +8,9 @@ the quirks are kept (documented where they are):
 * entity F1 uses seqeval's default (non-strict, conlleval-style) chunking over
   the sentences joined by an "O" separator, so a chunk may start with I-, and
   UDPOS tags (NOUN, VERB, ...) are "chunked" by seqeval exactly as the official
-  scorer chunks them. seqeval changed how it splits labels in 0.0.16; XTREME's
-  published figures use the older rule, our default (`DEFAULT_SEQEVAL`);
+  scorer chunks them. seqeval changed how it splits labels after 0.0.13;
+  XTREME's published figures use the older rule, our default
+  (`DEFAULT_SEQEVAL`; see `SEQEVAL_BEHAVIOURS`);
 * SQuAD EM/F1 (XQuAD, TyDiQA) use the SQuAD v1.1 normaliser: ASCII punctuation,
   English articles, whitespace tokens;
 * MLQA uses its per-language normaliser: all Unicode punctuation, the language's
@@ -78,7 +79,8 @@ _START_PAIRS = frozenset([("E", "E"), ("E", "I"), ("S", "E"), ("S", "I"),
 
 
 def _split_label_seqeval_0_0_12(label: str) -> tuple[str, str]:
-  """seqeval <= 0.0.15: tag = first character, type = text after the last '-'.
+  """seqeval 0.0.12 / 0.0.13: tag = first character, type = text after the
+  last '-'.
 
   "B-PER" -> ("B", "PER"), "O" -> ("O", "O"), and a POS tag "NOUN" ->
   ("N", "NOUN"): UDPOS is scored as "entities" made of runs of equal tags.
@@ -89,24 +91,41 @@ def _split_label_seqeval_0_0_12(label: str) -> tuple[str, str]:
 
 
 def _split_label_seqeval_1_2_2(label: str) -> tuple[str, str]:
-  """seqeval >= 0.0.16 (up to 1.2.2, the current release): type = the text
-  after the first '-' past the first character (the whole rest when there is
-  no '-'), '_' when empty.
+  """seqeval 0.0.18 .. 1.2.2 (the current release): type = the text after the
+  first '-' past the first character (the whole rest when there is no '-'),
+  '_' when empty.
 
   "NOUN" -> ("N", "OUN"), so SCONJ and CCONJ share the type "CONJ" and "X"
   has type '_' like "O". Running the official evaluate.py with today's pip
-  seqeval gives these numbers (UDPOS mock avg F1 70.398...); PAN-X (BIO tags)
-  is identical under both.
+  seqeval gives these numbers (UDPOS mock avg F1 70.39805810699043); PAN-X
+  (BIO tags) is identical under both.
   """
   return label[0], label[1:].split("-", 1)[-1] or "_"
 
 
-# Which seqeval the entity F1 imitates; the default reproduces XTREME's
-# published expected figures.
-SEQEVAL_LABEL_SPLITTERS: Mapping[str, Callable[[str], tuple[str, str]]] = {
-    "0.0.12": _split_label_seqeval_0_0_12,
-    "1.2.2": _split_label_seqeval_1_2_2,
+@dataclasses.dataclass(frozen=True)
+class SeqevalBehaviour:
+  """What differs between the seqeval releases the official scorer may run
+  with: how a label splits into (tag letter, type), and whether a score with
+  a zero denominator is the int 0 (0.0.12's `... if n > 0 else 0`, which the
+  official JSON then writes as `0`) or a float 0.0 (1.x, numpy)."""
+  split_label: Callable[[str], tuple[str, str]]
+  integer_zero: bool
+
+
+# evaluate.py does not pin seqeval (install_tools.sh runs `pip install
+# seqeval`), so its output depends on the release installed. Checked against
+# the releases' source: 0.0.12 and 0.0.13 split as `_split_label_seqeval_0_0_12`;
+# 0.0.15 to 0.0.17 raise ValueError on any tag that is not O, B-* or I-* (so
+# UDPOS cannot be scored at all with them); 0.0.18 to 1.2.2 split as
+# `_split_label_seqeval_1_2_2` and only warn. Both rows were checked number
+# for number (and int/float) against the real packages on 3,000 random tag
+# sequences and on XTREME's mock_test_data.
+SEQEVAL_BEHAVIOURS: Mapping[str, SeqevalBehaviour] = {
+    "0.0.12": SeqevalBehaviour(_split_label_seqeval_0_0_12, integer_zero=True),
+    "1.2.2": SeqevalBehaviour(_split_label_seqeval_1_2_2, integer_zero=False),
 }
+# The default reproduces XTREME's published expected figures.
 DEFAULT_SEQEVAL = "0.0.12"
 
 
@@ -130,7 +149,7 @@ def chunks(sentences: Sequence[Sequence[str]],
   as seqeval does for a list of lists; positions are in that joined sequence.
   Non-strict: "I-PER I-PER" is one PER chunk, "B-PER I-LOC" two chunks.
   """
-  split_label = seqeval_label_splitter(seqeval)
+  split_label = seqeval_behaviour(seqeval).split_label
   found = set()
   prev_tag, prev_type, begin = "O", "", 0
 
@@ -150,13 +169,13 @@ def chunks(sentences: Sequence[Sequence[str]],
   return found
 
 
-def seqeval_label_splitter(seqeval: str) -> Callable[[str], tuple[str, str]]:
+def seqeval_behaviour(seqeval: str) -> SeqevalBehaviour:
   try:
-    return SEQEVAL_LABEL_SPLITTERS[seqeval]
+    return SEQEVAL_BEHAVIOURS[seqeval]
   except KeyError:
     raise errors.ConfigError(
         f"unknown seqeval behaviour {seqeval!r}",
-        f"use one of {', '.join(SEQEVAL_LABEL_SPLITTERS)}") from None
+        f"use one of {', '.join(SEQEVAL_BEHAVIOURS)}") from None
 
 
 def _check_tag_lengths(labels, predictions, where: str) -> None:
@@ -182,16 +201,19 @@ def entity_f1(labels: Sequence[Sequence[str]],
   """seqeval micro F1 / precision / recall, each x100, in the official order.
 
   Like seqeval 1.x (and unlike 0.0.12, which silently misaligns), sentences
-  of different lengths are an error.
+  of different lengths are an error. No sentences at all scores 0 (0.0.12
+  does so; 1.2.2 raises TypeError). A zero denominator gives 0 typed as the
+  chosen seqeval gives it (see `SeqevalBehaviour`), so the JSON matches.
   """
   _check_tag_lengths(labels, predictions, where)
+  zero = 0 if seqeval_behaviour(seqeval).integer_zero else 0.0
   gold_chunks = chunks(labels, seqeval)
   predicted_chunks = chunks(predictions, seqeval)
   correct = len(gold_chunks & predicted_chunks)
-  precision = correct / len(predicted_chunks) if predicted_chunks else 0.0
-  recall = correct / len(gold_chunks) if gold_chunks else 0.0
+  precision = correct / len(predicted_chunks) if predicted_chunks else zero
+  recall = correct / len(gold_chunks) if gold_chunks else zero
   denominator = precision + recall
-  f1 = 2 * precision * recall / (denominator if denominator else 1.0)
+  f1 = 2 * precision * recall / denominator if denominator > 0 else zero
   return {"f1": f1 * 100, "precision": precision * 100, "recall": recall * 100}
 
 

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "accuracy); default: OUT.extras.json next to --output")
   parser.add_argument(
       "--seqeval", default=metrics.DEFAULT_SEQEVAL,
-      choices=sorted(metrics.SEQEVAL_LABEL_SPLITTERS),
+      choices=sorted(metrics.SEQEVAL_BEHAVIOURS),
       help="seqeval behaviour for tag F1: '0.0.12' reproduces XTREME's "
       "published figures (default); '1.2.2' matches evaluate.py run with "
       "today's seqeval (differs on UDPOS only)")
