@@ -39,14 +39,22 @@ def prepare(model_dir: str) -> None:
         "nothing was written") from None
 
 
-def is_disk_full(e: BaseException) -> bool:
+def disk_full_reason(e: BaseException) -> str | None:
+  """The storage's words for "no room" ("No space left on device", ...)
+  found in `e` or its causes (tensorstore reports them inside long
+  messages), or None."""
   while e is not None:
     if isinstance(e, OSError) and e.errno in _DISK_FULL:
-      return True
-    if any(text in str(e) for text in _DISK_FULL_TEXT):
-      return True
+      return e.strerror or os.strerror(e.errno)
+    for text in _DISK_FULL_TEXT:
+      if text in str(e):
+        return text
     e = e.__cause__ or e.__context__
-  return False
+  return None
+
+
+def is_disk_full(e: BaseException) -> bool:
+  return disk_full_reason(e) is not None
 
 
 def first_line(e: BaseException) -> str:
@@ -57,9 +65,11 @@ def first_line(e: BaseException) -> str:
 def write_error(what: str, e: BaseException,
                 last_good: str) -> errors.CheckpointError:
   """A CheckpointError for a failed write, naming what survives."""
-  if is_disk_full(e):
+  reason = disk_full_reason(e)
+  if reason:
     return errors.CheckpointError(
-        f"the disk is full: writing {what} failed ({first_line(e)})",
+        f"the disk is full ({reason}): writing {what} failed "
+        f"({first_line(e)})",
         f"free space or move MODEL_DIR to a larger disk, then re-run the "
         f"same command: {last_good}")
   return errors.CheckpointError(

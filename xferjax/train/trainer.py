@@ -170,18 +170,12 @@ class TrainRun:
 
 
 def converter(task, head: str, special_ids: dict[str, int]):
-  """The feature converter of `head` for `task`."""
-  if head == "mlm":
-    return features_lib.EncoderMlmConverter(special_ids)
-  if head == "classification":
-    return features_lib.EncoderClassificationConverter(
-        special_ids, pair="text_b" in task.output_features)
-  if head == TEXT_TO_TEXT:
+  """The feature converter of `head` for `task` (`features.converter_for`;
+  text-to-text takes seqio's own EncDecFeatureConverter until that table
+  has it)."""
+  if head == TEXT_TO_TEXT and head not in features_lib.CONVERTERS:
     return seqio.EncDecFeatureConverter(pack=False)
-  raise errors.ConfigError(
-      f"no feature converter for head {head!r} yet (task {task.name!r})",
-      "train with head 'classification', 'mlm' or 'text_to_text' (an mT5 "
-      "preset)")
+  return features_lib.converter_for(task, head, special_ids)
 
 
 # The output feature whose vocabulary sizes the embedding, in this order.
