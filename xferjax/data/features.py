@@ -24,28 +24,61 @@ from xferjax import errors
 
 
 class LabelVocabulary(seqio.PassThroughVocabulary):
-  """Integer class labels with names: `decode(2) == 'contradiction'`."""
+  """Integer class labels with names: `decode(2) == 'contradiction'`.
 
-  def __init__(self, label_names: Sequence[str]):
+  `oov_index`: the label that names outside the set map to (CCG's OOV
+  supertag); None means such a name is an error.
+  """
+
+  def __init__(self, label_names: Sequence[str],
+               oov_index: int | None = None):
     super().__init__(size=len(label_names))
-    self.label_names = tuple(label_names)
+    self._label_names = tuple(label_names)
+    self.oov_index = oov_index
+
+  @property
+  def label_names(self) -> tuple[str, ...]:
+    return self._label_names
+
+  @property
+  def _base_vocab_size(self):
+    return len(self.label_names)
 
   def _decode(self, ids):
     return [self.label_names[int(i)] for i in ids]
 
 
-def label_feature(label_names: Sequence[str]) -> seqio.Feature:
-  return seqio.Feature(LabelVocabulary(label_names), add_eos=False,
-                       dtype=tf.int32, rank=0)
+class LazyLabelVocabulary(LabelVocabulary):
+  """Label names computed on first use (e.g. from the training data), so
+  registering the task reads nothing."""
+
+  def __init__(self, load_names, oov_index: int | None = None):
+    super().__init__((), oov_index)
+    self._load_names = load_names
+    self._loaded = None
+
+  @property
+  def label_names(self) -> tuple[str, ...]:
+    if self._loaded is None:
+      self._loaded = tuple(self._load_names())
+    return self._loaded
 
 
-def label_names_of(task: seqio.Task) -> tuple[str, ...]:
-  feature = task.output_features.get("label")
+def label_feature(label_names: Sequence[str] | LabelVocabulary,
+                  rank: int = 0) -> seqio.Feature:
+  """A label output feature: rank 0 per example, rank 1 per word."""
+  vocabulary = (label_names if isinstance(label_names, LabelVocabulary)
+                else LabelVocabulary(label_names))
+  return seqio.Feature(vocabulary, add_eos=False, dtype=tf.int32, rank=rank)
+
+
+def label_names_of(task: seqio.Task, key: str = "label") -> tuple[str, ...]:
+  feature = task.output_features.get(key)
   if feature is None or not isinstance(feature.vocabulary, LabelVocabulary):
     raise errors.ConfigError(
-        f"task {task.name!r} has no 'label' output feature with a "
-        "LabelVocabulary, so a classification head cannot be sized",
-        "declare output_features['label'] = "
+        f"task {task.name!r} has no {key!r} output feature with a "
+        "LabelVocabulary, so its head cannot be sized",
+        f"declare output_features[{key!r}] = "
         "xferjax.data.features.label_feature([...label names...])")
   return feature.vocabulary.label_names
 
@@ -147,31 +180,222 @@ class EncoderMlmConverter(seqio.FeatureConverter):
     return {"input_ids": length, "attention_mask": length}
 
 
+class EncoderMultipleChoiceConverter(seqio.FeatureConverter):
+  """`<cls> text_a <sep> choice_i <eos>` for each of `num_choices` choices.
+
+  Output `input_ids`/`attention_mask` are [C, L] per example ([B, C, L] in a
+  batch) and `label` is the index of the right choice.
+  """
+
+  PACKING_FEATURE_DTYPES = {}
+
+  def __init__(self, special_ids: Mapping[str, int], num_choices: int,
+               **kwargs):
+    self.num_choices = num_choices
+    self.TASK_FEATURES = {"text_a": _spec(), "label": _spec(0), **{
+        choice_key(i): _spec() for i in range(num_choices)}}
+    self.MODEL_FEATURES = {
+        "input_ids": seqio.FeatureConverter.FeatureSpec(tf.int32, 2, 1),
+        "attention_mask": seqio.FeatureConverter.FeatureSpec(tf.int32, 2, 1),
+        "label": _spec(0)}
+    self._ids = dict(special_ids)
+    super().__init__(pack=False, **kwargs)
+
+  def _convert_features(self, ds, task_feature_lengths):
+    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
+    ids = self._ids
+
+    def convert(ex):
+      rows = [encoder_input([ex["text_a"], ex[choice_key(i)]], ids, length)
+              for i in range(self.num_choices)]
+      return {"input_ids": tf.stack([r["input_ids"] for r in rows]),
+              "attention_mask": tf.stack([r["attention_mask"] for r in rows]),
+              "label": tf.cast(ex["label"], tf.int32)}
+
+    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+  def get_model_feature_lengths(self, task_feature_lengths):
+    length = task_feature_lengths["text_a"] + 3 + max(
+        task_feature_lengths[choice_key(i)] for i in range(self.num_choices))
+    return {"input_ids": length, "attention_mask": length, "label": 1}
+
+
+def choice_key(i: int) -> str:
+  return f"choice_{i}"
+
+
+def num_choices_of(task: seqio.Task) -> int:
+  n = 0
+  while choice_key(n) in task.output_features:
+    n += 1
+  return n
+
+
+class EncoderEmbeddingConverter(seqio.FeatureConverter):
+  """Sentences for the `embedding` head (retrieval, translation ranking).
+
+  Pair tasks (Tatoeba: `text_a` in the other language, `text_b` English)
+  give [2, L] per example, so shuffling keeps a pair together;
+  `pair_rows` flattens a batch to [2B, L] rows with `match`. Single-
+  sentence tasks (BUCC) give [L] rows with `side` (0 source, 1 English) and
+  `match` = -1. `index` is the position of the pair or sentence in its split.
+  """
+
+  PACKING_FEATURE_DTYPES = {}
+
+  def __init__(self, special_ids: Mapping[str, int], pair: bool = True,
+               **kwargs):
+    self._pair = pair
+    self._ids = dict(special_ids)
+    if pair:
+      self.TASK_FEATURES = {"text_a": _spec(), "text_b": _spec(),
+                            "index": _spec(0)}
+      seq = seqio.FeatureConverter.FeatureSpec(tf.int32, 2, 1)
+      self.MODEL_FEATURES = {"input_ids": seq, "attention_mask": seq,
+                             "index": _spec(0)}
+    else:
+      self.TASK_FEATURES = {"text_a": _spec(), "side": _spec(0),
+                            "index": _spec(0)}
+      self.MODEL_FEATURES = {"input_ids": _spec(), "attention_mask": _spec(),
+                             "side": _spec(0), "index": _spec(0),
+                             "match": _spec(0)}
+    super().__init__(pack=False, **kwargs)
+
+  def _convert_features(self, ds, task_feature_lengths):
+    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
+    ids = self._ids
+
+    def convert(ex):
+      if not self._pair:
+        return {**encoder_input([ex["text_a"]], ids, length),
+                "side": tf.cast(ex["side"], tf.int32),
+                "index": tf.cast(ex["index"], tf.int32),
+                "match": tf.constant(-1, tf.int32)}
+      rows = [encoder_input([ex[k]], ids, length) for k in ("text_a",
+                                                             "text_b")]
+      return {"input_ids": tf.stack([r["input_ids"] for r in rows]),
+              "attention_mask": tf.stack([r["attention_mask"] for r in rows]),
+              "index": tf.cast(ex["index"], tf.int32)}
+
+    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+  def get_model_feature_lengths(self, task_feature_lengths):
+    text = [task_feature_lengths["text_a"]]
+    if self._pair:
+      text.append(task_feature_lengths["text_b"])
+    length = max(text) + 2
+    lengths = {"input_ids": length, "attention_mask": length, "index": 1}
+    if not self._pair:
+      lengths.update(side=1, match=1)
+    return lengths
+
+
+def pair_rows(batch: Mapping) -> dict:
+  """[B, 2, L] pairs -> [2B, L] rows (pair i: rows 2i, 2i+1) with `match`
+  (each row's partner) and `side` (0 = text_a, 1 = text_b)."""
+  import numpy as np
+  input_ids = np.asarray(batch["input_ids"])
+  b = input_ids.shape[0]
+  rows = np.arange(2 * b)
+  return {"input_ids": input_ids.reshape(2 * b, -1),
+          "attention_mask": np.asarray(batch["attention_mask"]).reshape(
+              2 * b, -1),
+          "match": (rows ^ 1).astype(np.int32),
+          "side": (rows % 2).astype(np.int32),
+          "index": np.repeat(np.asarray(batch["index"]), 2)}
+
+
 # ------------------------------------------------------ head -> converter ---
 
-def _classification_converter(task, special_ids):
+def _classification_converter(task, special_ids, **options):
   return EncoderClassificationConverter(
-      special_ids, pair="text_b" in task.output_features)
+      special_ids, pair="text_b" in task.output_features, **options)
 
 
-def _mlm_converter(task, special_ids):
+def _mlm_converter(task, special_ids, **options):
   del task
-  return EncoderMlmConverter(special_ids)
+  return EncoderMlmConverter(special_ids, **options)
 
 
-# head type -> (task, special_ids) -> converter. One table, so the trainer,
-# the evaluator and `xferjax tasks preview` never choose a converter apart.
+def _multiple_choice_converter(task, special_ids, **options):
+  n = num_choices_of(task)
+  if n < 2:
+    raise errors.ConfigError(
+        f"task {task.name!r} has {n} choice features, a multiple-choice head"
+        " needs choice_0, choice_1, ...",
+        "declare output features choice_0..choice_{C-1} and text_a")
+  return EncoderMultipleChoiceConverter(special_ids, n, **options)
+
+
+def _span_converter(task, special_ids, **options):
+  del task
+  from xferjax.data import span  # pylint: disable=g-import-not-at-top
+  return span.EncoderSpanConverter(special_ids, **options)
+
+
+def _tagging_converter(task, special_ids, **options):
+  del task
+  from xferjax.data import tagging  # pylint: disable=g-import-not-at-top
+  return tagging.EncoderTaggingConverter(special_ids, **options)
+
+
+def _embedding_converter(task, special_ids, **options):
+  return EncoderEmbeddingConverter(
+      special_ids, pair="text_b" in task.output_features, **options)
+
+
+def _text_to_text_converter(task, special_ids, **options):
+  del task, special_ids  # mT5 inputs carry their own EOS; pad is 0.
+  return seqio.EncDecFeatureConverter(pack=False, **options)
+
+
+# head type -> (task, special_ids, **options) -> converter. One table, so the
+# trainer, the evaluator and `xferjax tasks preview` never choose apart.
 CONVERTERS = {
     "mlm": _mlm_converter,
     "classification": _classification_converter,
+    "multiple_choice": _multiple_choice_converter,
+    "span": _span_converter,
+    "tagging": _tagging_converter,
+    "embedding": _embedding_converter,
+    "text_to_text": _text_to_text_converter,
 }
 
 
 def converter_for(task: seqio.Task, head: str,
-                  special_ids: Mapping[str, int]) -> seqio.FeatureConverter:
-  """The feature converter that turns `task`'s features into `head`'s batch."""
+                  special_ids: Mapping[str, int],
+                  **options) -> seqio.FeatureConverter:
+  """The feature converter that turns `task`'s features into `head`'s batch.
+
+  `options` go to the converter (e.g. span `max_length`, `doc_stride`).
+  """
   if head not in CONVERTERS:
     raise errors.ConfigError(
         f"no feature converter for head {head!r} (task {task.name!r})",
         f"use one of {sorted(CONVERTERS)}")
-  return CONVERTERS[head](task, special_ids)
+  return CONVERTERS[head](task, special_ids, **options)
+
+
+# Output features that identify a task's head, checked in this order.
+_HEAD_MARKERS = (
+    ("text_to_text", ("inputs", "targets")),
+    ("multiple_choice", (choice_key(0), choice_key(1))),
+    ("span", ("question", "context")),
+    ("tagging", ("tokens", "tags")),
+    ("embedding", ("text_a", "index")),
+    ("classification", ("text_a", "label")),
+    ("mlm", ("text",)),
+)
+
+
+def head_of(task: seqio.Task) -> str:
+  """The head type a task's output features are made for."""
+  keys = set(task.output_features)
+  for head, markers in _HEAD_MARKERS:
+    if keys.issuperset(markers):
+      return head
+  raise errors.ConfigError(
+      f"cannot tell the head type of task {task.name!r} from its output "
+      f"features {sorted(keys)}",
+      "declare the features of one head: " + "; ".join(
+          f"{h}: {', '.join(m)}" for h, m in _HEAD_MARKERS))

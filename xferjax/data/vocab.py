@@ -102,8 +102,8 @@ class TrainedOnFirstUseVocabulary(seqio.SentencePieceVocabulary):
 
 def special_ids(vocab: seqio.SentencePieceVocabulary) -> dict[str, int]:
   """Ids of pad/eos/cls/sep/mask; fails clearly if a piece is missing."""
-  if isinstance(vocab, XlmrVocabulary):
-    return vocab.encoder_special_ids()
+  if isinstance(vocab, XlmrVocabulary) and vocab.is_fairseq_layout:
+    return vocab.fairseq_special_ids()
   tokenizer = vocab.tokenizer
   ids = {"pad": 0, "eos": vocab.eos_id}
   for piece in SPECIAL_PIECES:
@@ -226,9 +226,7 @@ class XlmrVocabulary(GinPathVocabulary):
   def _base_vocab_size(self) -> int:
     return self._pieces + (2 if self.is_fairseq_layout else 0)
 
-  def encoder_special_ids(self) -> dict[str, int]:
-    if not self.is_fairseq_layout:
-      return _piece_special_ids(self)
+  def fairseq_special_ids(self) -> dict[str, int]:
     return {"pad": self.PAD, "eos": self.EOS, "cls": self.CLS,
             "sep": self.EOS, "mask": self._pieces + 1}
 
@@ -273,19 +271,16 @@ class XlmrVocabulary(GinPathVocabulary):
     return self.tf_tokenizer.detokenize(tf.ragged.boolean_mask(spm_ids, keep))
 
 
-def _piece_special_ids(vocab) -> dict[str, int]:
-  tokenizer = vocab.tokenizer
-  ids = {"pad": 0, "eos": vocab.eos_id}
-  for piece in SPECIAL_PIECES:
-    piece_id = tokenizer.piece_to_id(piece)
-    if piece_id == vocab.unk_id:
-      raise errors.ConfigError(
-          f"the SentencePiece model {vocab.sentencepiece_model_file} has no "
-          f"{piece!r} piece, which encoder inputs need",
-          "use a vocabulary trained with xferjax.data.vocab.train_sentencepiece"
-          " or one that defines <cls>, <sep> and <mask>")
-    ids[piece.strip("<>")] = piece_id
-  return ids
+def xlmr_vocabulary() -> XlmrVocabulary:
+  """The encoder tasks' vocabulary: XLM-R's model at gin XLMR_VOCAB_PATH."""
+  return XlmrVocabulary()
+
+
+def mt5_vocabulary() -> GinPathVocabulary:
+  """The text-to-text tasks' vocabulary: mT5's model at gin MT5_VOCAB_PATH
+  (default the public gs:// copy; its 100 extra ids are inside the model)."""
+  return GinPathVocabulary(MT5_VOCAB_MACRO, MT5_DOWNLOAD,
+                           default=MT5_DEFAULT_VOCAB_PATH)
 
 
 def encode_tf_with_offsets(vocab: seqio.SentencePieceVocabulary, text):
