@@ -18,15 +18,26 @@ A rule set is a sequence of `(logical_name, mesh_axis_or_axes_or_None)`. The
 first rule whose mesh axes are all still free for a given array wins (flax's
 `logical_to_mesh_axes` semantics), so a rule list may name fallbacks.
 
-Rule sets shipped here (select one with `create_mesh_and_rules.rules = ...` or
-`%xferjax.partitioning.FSDP_TENSOR_RULES` in gin):
+Rule sets shipped here (select one in gin with
+`create_partitioner.rules = %xferjax.partitioning.FSDP_RULES`; the
+topologies in gin_configs/topologies/ do):
 
   DATA_PARALLEL_RULES   batch over (data, fsdp); every parameter replicated.
   FSDP_RULES            + `embed` over fsdp: parameters sharded ZeRO-3 style.
-  FSDP_TENSOR_RULES     + `mlp`/`heads`/`vocab` over tensor (the default).
+  DATA_TENSOR_RULES     batch over (data, fsdp), `mlp`/`heads`/`vocab` over
+                        tensor; parameters replicated across data (Megatron).
+  FSDP_TENSOR_RULES     + `embed` over fsdp as well (the default).
+
+The same logical name serves parameters and activations. For an activation
+`[batch, length, embed]` the `batch` rule comes first and takes `fsdp`, so
+`embed` stays whole there (flax's first-free-axis semantics): activations
+are split by batch, parameters by `embed`, as ZeRO-3 wants. Parameters of a
+scanned stack carry a leading `layers` axis, never split.
 
 Axes that a rule maps to a mesh axis of size 1 are simply not split, so the
-default rules are valid on a single device.
+default rules are valid on a single device. The reverse is an error: a mesh
+axis larger than 1 that no rule uses would only repeat the same work on its
+devices (`create_partitioner` says so, naming the axis).
 """
 
 from __future__ import annotations
@@ -52,7 +63,8 @@ LogicalRules = Sequence[tuple[str, Any]]
 # Names used by the models; every rule set must say something about each of
 # them (None = replicate), so a typo in a model or a rule is caught early.
 LOGICAL_AXES = ("batch", "length", "embed", "mlp", "heads", "kv", "vocab",
-                "layers", "classes", "max_len")
+                "layers", "classes", "max_len", "token_types",
+                "relpos_buckets")
 
 DATA_PARALLEL_RULES: LogicalRules = (
     ("batch", BATCH_AXES),
@@ -65,6 +77,8 @@ DATA_PARALLEL_RULES: LogicalRules = (
     ("layers", None),
     ("classes", None),
     ("max_len", None),
+    ("token_types", None),
+    ("relpos_buckets", None),
 )
 
 FSDP_RULES: LogicalRules = (
@@ -78,6 +92,8 @@ FSDP_RULES: LogicalRules = (
     ("layers", None),
     ("classes", None),
     ("max_len", None),
+    ("token_types", None),
+    ("relpos_buckets", None),
 )
 
 FSDP_TENSOR_RULES: LogicalRules = (
@@ -91,11 +107,32 @@ FSDP_TENSOR_RULES: LogicalRules = (
     ("layers", None),
     ("classes", None),
     ("max_len", None),
+    ("token_types", None),
+    ("relpos_buckets", None),
 )
 
-gin.constant("xferjax.partitioning.DATA_PARALLEL_RULES", DATA_PARALLEL_RULES)
-gin.constant("xferjax.partitioning.FSDP_RULES", FSDP_RULES)
-gin.constant("xferjax.partitioning.FSDP_TENSOR_RULES", FSDP_TENSOR_RULES)
+DATA_TENSOR_RULES: LogicalRules = tuple(
+    (name, None if name == "embed" else axes)
+    for name, axes in FSDP_TENSOR_RULES)
+
+# name -> rules; each is also a gin constant `xferjax.partitioning.<NAME>`.
+RULE_SETS = {
+    "DATA_PARALLEL_RULES": DATA_PARALLEL_RULES,
+    "FSDP_RULES": FSDP_RULES,
+    "DATA_TENSOR_RULES": DATA_TENSOR_RULES,
+    "FSDP_TENSOR_RULES": FSDP_TENSOR_RULES,
+}
+for _name, _rules in RULE_SETS.items():
+  gin.constant(f"xferjax.partitioning.{_name}", _rules)
+
+
+def rule_set_name(rules: LogicalRules) -> str:
+  """The shipped name of `rules`, or 'custom'."""
+  rules = tuple((str(n), a) for n, a in rules)
+  for name, known in RULE_SETS.items():
+    if tuple(known) == rules:
+      return name
+  return "custom"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +243,29 @@ def create_partitioner(
         f"mesh {dict(zip(MESH_AXES, sizes))} needs {math.prod(sizes)} devices "
         f"but {len(devices)} are available",
         "make the product of the mesh axis sizes equal the device count")
+  rules = _check_rules(rules)
+  _check_mesh_axes_used(dict(zip(MESH_AXES, sizes)), rules)
   mesh = Mesh(np.asarray(devices).reshape(sizes), MESH_AXES)
-  return Partitioner(mesh=mesh, rules=_check_rules(rules))
+  return Partitioner(mesh=mesh, rules=rules)
+
+
+def _mesh_axes_of(axes: Any) -> tuple[str, ...]:
+  if axes is None:
+    return ()
+  return tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
+
+
+def _check_mesh_axes_used(shape: dict[str, int], rules: LogicalRules) -> None:
+  used = {a for _, axes in rules for a in _mesh_axes_of(axes)}
+  for axis, size in shape.items():
+    if size > 1 and axis not in used:
+      raise errors.ConfigError(
+          f"mesh axis {axis!r} has {size} devices but no logical axis rule "
+          f"maps anything to it ({rule_set_name(rules)}): those devices "
+          "would only repeat the same computation",
+          f"set create_partitioner.{axis} = 1 (giving the devices to "
+          f"another axis), or use rules that shard over {axis!r} (e.g. "
+          "FSDP_TENSOR_RULES)")
 
 
 def check_divisible(boxed_tree: Any, partitioner: Partitioner) -> None:

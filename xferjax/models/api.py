@@ -75,6 +75,42 @@ def build_model(head: str | None = None, num_labels: int = 2,
   return model_cls(config, head=head, num_labels=num_labels)
 
 
+def check_vocab_size(config: Any, vocab_size: int, what: str = "the task's "
+                     "vocabulary") -> None:
+  """A vocabulary with more ids than the model's embedding would index past
+  it (silently clipped by jnp.take): refuse it, naming both sizes."""
+  if vocab_size > config.vocab_size:
+    raise errors.ShapeError(
+        f"{what} has {vocab_size} ids but the model's embedding has "
+        f"vocab_size {config.vocab_size}",
+        f"bind {type(config).__name__}.vocab_size >= {vocab_size} (a multiple "
+        "of 128 shards best), or use the vocabulary the preset was made for")
+
+
+def check_params_match(model: nn.Module, params: Any) -> None:
+  """Parameters (e.g. restored or converted) must have the model's shapes;
+  a mismatch names the first tensor that differs (vocab size, width...)."""
+  expected = nn.meta.unbox(abstract_params(model))
+  flat_expected = dict(jax.tree_util.tree_flatten_with_path(expected)[0])
+  flat_given = dict(jax.tree_util.tree_flatten_with_path(
+      nn.meta.unbox(params))[0])
+  for path in sorted(set(flat_expected) | set(flat_given), key=str):
+    name = jax.tree_util.keystr(path)
+    want, got = flat_expected.get(path), flat_given.get(path)
+    if want is None or got is None:
+      raise errors.ShapeError(
+          f"parameter {name} is {'missing' if got is None else 'unexpected'} "
+          f"for this {type(model.cfg).__name__}",
+          "load parameters made for the same model family, head and "
+          "layer layout (scanned vs unrolled: see models.stacking)")
+    if tuple(want.shape) != tuple(np.shape(got)):
+      raise errors.ShapeError(
+          f"parameter {name} has shape {tuple(np.shape(got))} but the model "
+          f"expects {tuple(want.shape)}",
+          "the parameters come from another size or vocabulary: use the "
+          "preset they were trained with (e.g. a matching vocab_size)")
+
+
 def model_inputs(head: str, batch: dict[str, Any]) -> tuple[Any, Any]:
   """The two positional inputs a model of `head` takes from a batch."""
   if head == TEXT_TO_TEXT:

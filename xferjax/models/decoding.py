@@ -44,39 +44,64 @@ def init_cache(model: EncoderDecoderModel, params: Any, encoded: Array,
         mutable=["cache"], method=model.decode)
     return variables["cache"]
 
-  shapes = jax.eval_shape(allocate)
-  cache = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-  # The decoder remembers the cache length as its key positions.
-  return _set_key_positions(cache, max_decode_len)
+  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                      jax.eval_shape(allocate))
 
 
-def _set_key_positions(cache: Any, length: int) -> Any:
-  def fix(path, leaf):
-    if jax.tree_util.keystr(path).endswith("['key_positions']"):
-      return jnp.arange(length, dtype=jnp.int32)
-    return leaf
-  return jax.tree_util.tree_map_with_path(fix, cache)
+class _Stepper:
+  """Next-token log-probabilities, with the decode cache or by recomputing.
+
+  `step(state, current, seqs, i)`: `current` `[n]` is the last token of each
+  sequence, `seqs` `[n, max_len]` the tokens generated so far (positions
+  `< i` set). With the cache, the decoder sees one token and appends its
+  keys/values; without it (`use_cache=False`, the reference the cache is
+  tested against) it re-runs the whole prefix every step.
+  """
+
+  def __init__(self, model, params, encoded, encoder_tokens, max_decode_len,
+               use_cache):
+    self.model, self.params = model, params
+    self.encoded, self.encoder_tokens = encoded, encoder_tokens
+    self.use_cache = use_cache
+    self.initial = (init_cache(model, params, encoded, encoder_tokens,
+                               max_decode_len) if use_cache else ())
+
+  def step(self, cache, current, seqs, i):
+    model = self.model
+    if self.use_cache:
+      logits, variables = model.apply(
+          {"params": self.params, "cache": cache}, self.encoded,
+          self.encoder_tokens, current[:, None], decode=True,
+          mutable=["cache"], method=model.decode)
+      return _log_probs(logits[:, 0]), variables["cache"]
+    start = jnp.full((seqs.shape[0], 1), model.cfg.decoder_start_token_id,
+                     jnp.int32)
+    inputs = jnp.concatenate([start, seqs[:, :-1]], axis=1)
+    logits = model.apply({"params": self.params}, self.encoded,
+                         self.encoder_tokens, inputs, method=model.decode)
+    if not isinstance(logits, jax.Array):  # a chunked ProjectedHidden
+      logits = logits.logits()
+    return _log_probs(jnp.take(logits, i, axis=1)), cache
+
+  def reorder(self, cache, flat_indices):
+    return _reorder_cache(cache, flat_indices) if self.use_cache else cache
 
 
-def _step(model, params, cache, encoded, encoder_tokens, tokens):
-  """Log-probabilities of the next token `[batch, vocab]` and the new cache."""
-  logits, variables = model.apply(
-      {"params": params, "cache": cache}, encoded, encoder_tokens,
-      tokens[:, None], decode=True, mutable=["cache"], method=model.decode)
-  return jax.nn.log_softmax(logits[:, 0].astype(jnp.float32)), (
-      variables["cache"])
+def _log_probs(logits: Array) -> Array:
+  return jax.nn.log_softmax(logits.astype(jnp.float32))
 
 
 def greedy_decode(model: EncoderDecoderModel, params: Any,
-                  encoder_input_tokens: Array, max_decode_len: int) -> Array:
+                  encoder_input_tokens: Array, max_decode_len: int,
+                  use_cache: bool = True) -> Array:
   """`[batch, max_decode_len]` argmax continuations."""
   _check_length(max_decode_len)
   cfg = model.cfg
   encoded = model.apply({"params": params}, encoder_input_tokens,
                         method=model.encode)
   batch = encoder_input_tokens.shape[0]
-  cache = init_cache(model, params, encoded, encoder_input_tokens,
-                     max_decode_len)
+  stepper = _Stepper(model, params, encoded, encoder_input_tokens,
+                     max_decode_len, use_cache)
 
   def cond(state):
     i, _, _, _, done = state
@@ -84,16 +109,15 @@ def greedy_decode(model: EncoderDecoderModel, params: Any,
 
   def body(state):
     i, out, current, cache, done = state
-    logp, cache = _step(model, params, cache, encoded, encoder_input_tokens,
-                        current)
+    logp, cache = stepper.step(cache, current, out, i)
     token = jnp.where(done, 0, jnp.argmax(logp, -1).astype(jnp.int32))
     out = out.at[:, i].set(token)
     return i + 1, out, token, cache, done | (token == cfg.eos_id)
 
   state = (jnp.zeros((), jnp.int32),
            jnp.zeros((batch, max_decode_len), jnp.int32),
-           jnp.full((batch,), cfg.decoder_start_token_id, jnp.int32), cache,
-           jnp.zeros((batch,), bool))
+           jnp.full((batch,), cfg.decoder_start_token_id, jnp.int32),
+           stepper.initial, jnp.zeros((batch,), bool))
   return jax.lax.while_loop(cond, body, state)[1]
 
 
@@ -116,8 +140,8 @@ def _reorder_cache(cache: Any, flat_indices: Array) -> Any:
 
 def beam_search(model: EncoderDecoderModel, params: Any,
                 encoder_input_tokens: Array, beam_size: int,
-                max_decode_len: int, alpha: float = 0.6
-                ) -> tuple[Array, Array]:
+                max_decode_len: int, alpha: float = 0.6,
+                use_cache: bool = True) -> tuple[Array, Array]:
   """Best `beam_size` sequences `[batch, beam, max_decode_len]`, best first,
   and their length-normalised scores `[batch, beam]`."""
   _check_length(max_decode_len)
@@ -129,7 +153,8 @@ def beam_search(model: EncoderDecoderModel, params: Any,
   k = beam_size
   tokens_rep = jnp.repeat(encoder_input_tokens, k, axis=0)
   encoded = model.apply({"params": params}, tokens_rep, method=model.encode)
-  cache = init_cache(model, params, encoded, tokens_rep, max_decode_len)
+  stepper = _Stepper(model, params, encoded, tokens_rep, max_decode_len,
+                     use_cache)
   row_base = (jnp.arange(batch) * k)[:, None]
 
   def cond(state):
@@ -140,8 +165,8 @@ def beam_search(model: EncoderDecoderModel, params: Any,
 
   def body(state):
     i, alive_logp, alive_seqs, fin_scores, fin_seqs, current, cache = state
-    logp, cache = _step(model, params, cache, encoded, tokens_rep,
-                        current.reshape(-1))
+    logp, cache = stepper.step(cache, current.reshape(-1),
+                               alive_seqs.reshape(batch * k, -1), i)
     vocab = logp.shape[-1]
     candidates = (alive_logp[:, :, None] + logp.reshape(batch, k, vocab)
                   ).reshape(batch, k * vocab)
@@ -155,7 +180,7 @@ def beam_search(model: EncoderDecoderModel, params: Any,
     live_scores, pick = jax.lax.top_k(jnp.where(is_eos, NEG_INF, scores), k)
     alive_seqs = jnp.take_along_axis(seqs, pick[:, :, None], axis=1)
     current = jnp.take_along_axis(token, pick, axis=1)
-    cache = _reorder_cache(
+    cache = stepper.reorder(
         cache, (row_base + jnp.take_along_axis(beam, pick, axis=1)
                 ).reshape(-1))
 
@@ -172,7 +197,8 @@ def beam_search(model: EncoderDecoderModel, params: Any,
   empty = jnp.zeros((batch, k, max_decode_len), jnp.int32)
   state = (jnp.zeros((), jnp.int32), alive_logp, empty,
            jnp.full((batch, k), NEG_INF), empty,
-           jnp.full((batch, k), cfg.decoder_start_token_id, jnp.int32), cache)
+           jnp.full((batch, k), cfg.decoder_start_token_id, jnp.int32),
+           stepper.initial)
   i, alive_logp, alive_seqs, fin_scores, fin_seqs, _, _ = (
       jax.lax.while_loop(cond, body, state))
   # Hypotheses that never emitted EOS compete at their full length.

@@ -1,8 +1,12 @@
 """XLM-R-style Transformer encoder in Flax linen, with logical axis names.
 
 XLM-R (Conneau et al. 2020) is RoBERTa trained on 100 languages: learned
-absolute position embeddings, post-LN layers (pre-LN for the XL/XXL models of
-Goyal et al. 2021), GELU MLPs and an MLM head tied to the input embedding.
+absolute position embeddings in fairseq's layout (positions start at 2), one
+token-type embedding, post-LN layers with an embedding LayerNorm (pre-LN with
+a final LayerNorm and no embedding LayerNorm for the XL/XXL models of Goyal
+et al. 2021), GELU MLPs and an MLM head tied to the input embedding. The
+layout mirrors the released (Hugging Face) checkpoints parameter for
+parameter, so they can be imported with logit parity.
 Every parameter is created with `nn.with_logical_partitioning` and every large
 activation passes `nn.with_logical_constraint`, so `xferjax.partitioning`
 rules decide sharding. `EncoderConfig.scan_layers` / `.remat_policy` select a
@@ -33,6 +37,13 @@ from xferjax.models.layers import EinsumDense  # noqa: F401  (public name)
 Array = jax.Array
 
 
+# fairseq/XLM-R position layout: padding_idx (1) + 1. Real tokens take
+# position rows 2, 3, ...; padding takes row 1; row 0 is never used. HF's
+# `max_position_embeddings` (514) is `max_len + POSITION_OFFSET`.
+PADDING_POSITION = 1
+POSITION_OFFSET = PADDING_POSITION + 1
+
+
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:
@@ -43,10 +54,17 @@ class EncoderConfig:
   num_layers: int = 2
   num_heads: int = 4
   d_ff: int = 128
+  # Longest sequence; the position table has max_len + POSITION_OFFSET rows.
   max_len: int = 64
   dropout_rate: float = 0.1
+  # Post-LN (XLM-R base/large) or pre-LN with a final LayerNorm (XL/XXL).
   pre_layer_norm: bool = False
+  # LayerNorm after the embeddings (XLM-R base/large; XL/XXL have none).
+  embedding_layer_norm: bool = True
   layer_norm_eps: float = 1e-5
+  # Segment embeddings; XLM-R has one type (a learned bias, kept for parity
+  # with released checkpoints).
+  type_vocab_size: int = 1
   # Compute dtype; parameters stay float32 (master weights).
   dtype: str = "float32"
   # Scan over layers (compile time independent of depth) and the remat
@@ -62,6 +80,12 @@ class EncoderConfig:
       raise errors.ShapeError(
           f"d_model {self.d_model} is not divisible by num_heads "
           f"{self.num_heads}", "pick num_heads that divides d_model")
+    for name in ("vocab_size", "d_model", "num_layers", "d_ff", "max_len",
+                 "type_vocab_size"):
+      if getattr(self, name) < 1:
+        raise errors.ConfigError(f"EncoderConfig.{name} must be >= 1, got "
+                                 f"{getattr(self, name)}",
+                                 f"fix EncoderConfig.{name} in the preset")
     stacking.check_remat_policy(self.remat_policy)
 
   @property
@@ -73,13 +97,15 @@ class EncoderConfig:
     return jnp.dtype(self.dtype)
 
 
-class SelfAttention(nn.Module):
-  """Multi-head self-attention over padded sequences.
+def position_ids(attention_mask: Array) -> Array:
+  """XLM-R's positions: 2, 3, ... over real tokens, 1 on padding."""
+  mask = (attention_mask > 0).astype(jnp.int32)
+  return jnp.cumsum(mask, axis=-1) * mask + PADDING_POSITION
 
-  Uses `jax.nn.dot_product_attention` (fused where the backend has a kernel).
-  That API has no attention-probability dropout, so dropout is applied to the
-  attention output instead; inference is unaffected.
-  """
+
+class SelfAttention(nn.Module):
+  """Multi-head self-attention over padded sequences (logits scaled by
+  1/sqrt(head_dim), dropout on the attention probabilities, as BERT)."""
 
   cfg: EncoderConfig
 
@@ -96,11 +122,10 @@ class SelfAttention(nn.Module):
     q, k, v = (nn.with_logical_constraint(
         t, ("batch", "length", "heads", "kv")) for t in (q, k, v))
     # mask: [batch, length] (1 = token); broadcast to [b, 1, q, k].
-    bias = layers.attention_bias(mask[:, None, None, :] > 0, dt)
-    out = jax.nn.dot_product_attention(q, k, v, bias=bias)
-    if not deterministic and cfg.dropout_rate > 0:
-      out = nn.Dropout(cfg.dropout_rate)(out, deterministic=False)
-    out = nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))
+    bias = layers.attention_bias(mask[:, None, None, :] > 0, jnp.float32)
+    out = layers.DotProductAttention(cfg.dropout_rate, cfg.head_dim ** -0.5,
+                                     dt, name="attend")(q, k, v, bias,
+                                                        deterministic)
     return EinsumDense("blhk,hkd->bld",
                        (cfg.num_heads, cfg.head_dim, cfg.d_model),
                        ("heads", "kv", "embed"), ("embed",), dt,
@@ -108,15 +133,16 @@ class SelfAttention(nn.Module):
 
 
 class Mlp(nn.Module):
+  """dense -> exact GELU -> dense (RoBERTa has no dropout between them)."""
+
   cfg: EncoderConfig
 
   @nn.compact
-  def __call__(self, x: Array, deterministic: bool) -> Array:
+  def __call__(self, x: Array) -> Array:
     cfg = self.cfg
     h = layers.dense(cfg.d_ff, ("embed", "mlp"), "wi", cfg.compute_dtype)(x)
     h = nn.gelu(h, approximate=False)
     h = nn.with_logical_constraint(h, ("batch", "length", "mlp"))
-    h = nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
     return layers.dense(cfg.d_model, ("mlp", "embed"), "wo",
                         cfg.compute_dtype)(h)
 
@@ -141,12 +167,12 @@ class EncoderLayer(nn.Module):
       h = SelfAttention(cfg, name="attention")(
           norm("attention_norm")(x), mask, deterministic)
       x = x + drop(h, deterministic=deterministic)
-      h = Mlp(cfg, name="mlp")(norm("mlp_norm")(x), deterministic)
+      h = Mlp(cfg, name="mlp")(norm("mlp_norm")(x))
       x = x + drop(h, deterministic=deterministic)
     else:
       h = SelfAttention(cfg, name="attention")(x, mask, deterministic)
       x = norm("attention_norm")(x + drop(h, deterministic=deterministic))
-      h = Mlp(cfg, name="mlp")(x, deterministic)
+      h = Mlp(cfg, name="mlp")(x)
       x = norm("mlp_norm")(x + drop(h, deterministic=deterministic))
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
     return x, (x if collect else None)
@@ -173,9 +199,15 @@ class Encoder(nn.Module):
         "position_embed",
         nn.with_logical_partitioning(nn.initializers.normal(0.02),
                                      ("max_len", "embed")),
-        (cfg.max_len, cfg.d_model))
-    self.embed_norm = layers.layer_norm(cfg.layer_norm_eps,
-                                        cfg.compute_dtype, "embed_norm")
+        (cfg.max_len + POSITION_OFFSET, cfg.d_model))
+    self.token_type_embed = self.param(
+        "token_type_embed",
+        nn.with_logical_partitioning(nn.initializers.normal(0.02),
+                                     ("token_types", "embed")),
+        (cfg.type_vocab_size, cfg.d_model))
+    if cfg.embedding_layer_norm:
+      self.embed_norm = layers.layer_norm(cfg.layer_norm_eps,
+                                          cfg.compute_dtype, "embed_norm")
     self.embed_dropout = nn.Dropout(cfg.dropout_rate)
     layer_cls = stacking.layer_class(
         EncoderLayer, num_layers=cfg.num_layers, scan=cfg.scan_layers,
@@ -199,32 +231,24 @@ class Encoder(nn.Module):
           f"{cfg.max_len}", "shorten the feature length or raise "
           "EncoderConfig.max_len")
     x = self.token_embed(input_ids)
-    x = x + self.position_embed[None, :length].astype(x.dtype)
-    x = self.embed_norm(x)
+    # Segment type 0 for every token (XLM-R has no segment ids).
+    x = x + self.token_type_embed[0].astype(x.dtype)
+    x = x + jnp.take(self.position_embed, position_ids(attention_mask),
+                     axis=0).astype(x.dtype)
+    if cfg.embedding_layer_norm:
+      x = self.embed_norm(x)
     x = self.embed_dropout(x, deterministic=deterministic)
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
-    if cfg.scan_layers:
-      first = x
-      x, per_layer = self.layers(x, attention_mask, deterministic,
-                                 return_all_layers)
-      if return_all_layers:
-        all_layers = [first, *per_layer]
-    else:
-      all_layers = [x]
-      for layer in self.layers:
-        x, _ = layer(x, attention_mask, deterministic, False)
-        all_layers.append(x)
+    x, all_layers = stacking.apply_stack(
+        self.layers, x, attention_mask, deterministic, return_all_layers,
+        collect=return_all_layers)
     if cfg.pre_layer_norm:
       x = self.final_norm(x)
       if return_all_layers:
-        all_layers[-1] = x
+        all_layers = all_layers.at[-1].set(x)
     if return_all_layers:
-      return x, jnp.stack(all_layers)
+      return x, all_layers
     return x
-
-  def attend(self, x: Array) -> Array:
-    """Logits against the (tied) token embedding: the MLM decoder."""
-    return self.token_embed.attend(x)
 
   def embedding_matrix(self) -> Array:
     """The token embedding `[vocab, embed]` (tied MLM decoder weights)."""

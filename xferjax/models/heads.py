@@ -5,7 +5,7 @@ checkpoints and published recipes carry over:
 
   mlm              dense + GELU + LN, decoder tied to the token embedding
   classification   <cls> vector -> dense + tanh -> labels (XNLI, PAWS-X, ...)
-  multiple_choice  the classification head with one output, scored per choice
+  multiple_choice  pooler (dense + tanh) -> one score per choice
   span             per-token start/end logits (SQuAD, XQuAD, MLQA, TyDiQA)
   tagging          per-token labels (UDPOS, PAN-X, CCG)
 
@@ -71,8 +71,10 @@ class ClassificationHead(nn.Module):
 class MultipleChoiceHead(nn.Module):
   """One score per choice: `[batch * choices, length, embed] -> [batch, C]`.
 
-  The encoder sees every (context, choice) pair as its own row; a choice
-  whose row is all padding (fewer choices than C) can never be predicted.
+  As RoBERTa's multiple-choice model: the pooler (first token -> dense +
+  tanh), dropout, one linear score. The encoder sees every (context, choice)
+  pair as its own row; a choice whose row is all padding (fewer choices
+  than C) can never be predicted.
   """
 
   cfg: Any
@@ -81,9 +83,13 @@ class MultipleChoiceHead(nn.Module):
   @nn.compact
   def __call__(self, hidden: Array, attention_mask: Array,
                deterministic: bool) -> Array:
-    scores = ClassificationHead(self.cfg, 1, name="scorer")(
-        hidden, deterministic)[:, 0].astype(jnp.float32)
-    scores = scores.reshape(-1, self.num_choices)
+    cfg = self.cfg
+    pooled = jnp.tanh(layers.dense(cfg.d_model, ("embed", "mlp"), "pooler",
+                                   cfg.compute_dtype)(hidden[:, 0]))
+    pooled = nn.Dropout(cfg.dropout_rate)(pooled, deterministic=deterministic)
+    scores = layers.dense(1, ("mlp", "classes"), "classifier",
+                          cfg.compute_dtype)(pooled)[:, 0]
+    scores = scores.astype(jnp.float32).reshape(-1, self.num_choices)
     present = attention_mask.reshape(-1, self.num_choices,
                                      attention_mask.shape[-1]).any(-1)
     return jnp.where(present, scores, NEG_INF)

@@ -95,3 +95,31 @@ class RmsNorm(nn.Module):
 def attention_bias(keep: Array, dtype: Any) -> Array:
   """0 where `keep`, the dtype's most negative value elsewhere."""
   return jnp.where(keep, 0.0, jnp.finfo(dtype).min).astype(dtype)
+
+
+class DotProductAttention(nn.Module):
+  """softmax(q k^T * scale + bias) v, with dropout on the probabilities.
+
+  Both families attend this way (as the reference implementations do):
+  XLM-R scales the logits by 1/sqrt(head_dim), T5 does not scale at all (its
+  initialisation absorbs the factor). Logits and softmax are float32 whatever
+  the compute dtype. `bias` is additive and broadcasts to
+  `[batch, heads, queries, keys]` (mask, relative positions or both).
+  """
+
+  dropout_rate: float
+  scale: float = 1.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, q: Array, k: Array, v: Array, bias: Array,
+               deterministic: bool) -> Array:
+    logits = jnp.einsum("bqhk,bthk->bhqt", q, k,
+                        preferred_element_type=jnp.float32)
+    if self.scale != 1.0:
+      logits = logits * self.scale
+    weights = jax.nn.softmax(logits + bias.astype(jnp.float32), axis=-1)
+    weights = nn.Dropout(self.dropout_rate)(
+        weights.astype(self.dtype), deterministic=deterministic)
+    out = jnp.einsum("bhqt,bthk->bqhk", weights, v.astype(self.dtype))
+    return nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))

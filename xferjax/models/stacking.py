@@ -72,6 +72,28 @@ def layer_class(layer_cls: type[nn.Module], *, num_layers: int, scan: bool,
   return cls
 
 
+def apply_stack(stack: Any, x: jax.Array, *args,
+                collect: bool = False) -> tuple[jax.Array, Any]:
+  """Runs a layer stack made by `layer_class`: a scanned module or a list.
+
+  `args` are the layers' arguments after the carry. Returns the output and,
+  when `collect`, the hidden states `[num_layers + 1, ...]` (the input, then
+  each layer's output); a scanned layer must then return its output as the
+  per-layer value (see `layer_class`).
+  """
+  if isinstance(stack, (list, tuple)):
+    hidden = [x]
+    for layer in stack:
+      x, _ = layer(x, *args)
+      hidden.append(x)
+    return x, (jnp.stack(hidden) if collect else None)
+  first = x
+  x, per_layer = stack(x, *args)
+  if not collect:
+    return x, None
+  return x, jnp.concatenate([first[None], per_layer.astype(first.dtype)])
+
+
 def _convert(tree: Any, fn: Callable[[dict], dict]) -> Any:
   if not isinstance(tree, dict):
     return tree

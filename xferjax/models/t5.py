@@ -85,7 +85,9 @@ def relative_position_bucket(relative_position: Array, bidirectional: bool,
   Half the buckets (of each direction, when bidirectional) hold exact
   distances 0 .. n/2-1; the rest grow logarithmically up to `max_distance`,
   beyond which everything shares the last bucket. A decoder only looks back,
-  so it spends all buckets on the past.
+  so it spends all buckets on the past. The float32 arithmetic follows the
+  Hugging Face implementation (no epsilon inside the log), so bucket
+  boundaries match released checkpoints' reference outputs exactly.
   """
   distance = -relative_position  # > 0: the key lies before the query.
   bucket = jnp.zeros_like(relative_position)
@@ -97,9 +99,10 @@ def relative_position_bucket(relative_position: Array, bidirectional: bool,
     distance = jnp.maximum(distance, 0)
   max_exact = num_buckets // 2
   is_small = distance < max_exact
-  log_ratio = (jnp.log(distance.astype(jnp.float32) / max_exact +
-                       np.finfo(np.float32).eps) /
-               math.log(max_distance / max_exact))
+  # The large branch is only used where distance >= max_exact (no log 0).
+  far = jnp.maximum(distance, max_exact).astype(jnp.float32)
+  log_ratio = (jnp.log(far / max_exact) /
+               np.float32(math.log(max_distance / max_exact)))
   large = max_exact + (log_ratio * (num_buckets - max_exact)).astype(jnp.int32)
   large = jnp.minimum(large, num_buckets - 1)
   return bucket + jnp.where(is_small, distance, large)
@@ -158,12 +161,9 @@ class T5Attention(nn.Module):
         t, ("batch", "length", "heads", "kv")) for t in (q, k, v))
     if decode:
       k, v = self._update_cache(k, v)
-    logits = jnp.einsum("bqhk,bthk->bhqt", q, k).astype(jnp.float32) + bias
-    weights = jax.nn.softmax(logits, axis=-1).astype(dt)
-    weights = nn.Dropout(cfg.dropout_rate)(weights,
-                                           deterministic=deterministic)
-    out = jnp.einsum("bhqt,bthk->bqhk", weights, v)
-    out = nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))
+    out = layers.DotProductAttention(cfg.dropout_rate, 1.0, dt,
+                                     name="attend")(q, k, v, bias,
+                                                    deterministic)
     return EinsumDense("blhk,hkd->bld",
                        (cfg.num_heads, cfg.head_dim, cfg.d_model),
                        ("heads", "kv", "embed"), (), dt,
@@ -286,29 +286,25 @@ class T5Encoder(nn.Module):
     bias = _key_mask_bias(tokens) + self.relpos(positions, positions)
     x = self.dropout(embedded, deterministic=deterministic)
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
-    all_layers = [x]
-    if self.cfg.scan_layers:
-      x, per_layer = self.layers(x, bias, deterministic, return_all_layers)
-      if return_all_layers:
-        all_layers.extend(per_layer)
-    else:
-      for layer in self.layers:
-        x, _ = layer(x, bias, deterministic, False)
-        all_layers.append(x)
+    x, all_layers = stacking.apply_stack(
+        self.layers, x, bias, deterministic, return_all_layers,
+        collect=return_all_layers)
     x = self.final_norm(x)
-    all_layers[-1] = x
+    if return_all_layers:
+      all_layers = all_layers.at[-1].set(x)
     x = self.dropout(x, deterministic=deterministic)
     if return_all_layers:
-      return x, jnp.stack(all_layers)
+      return x, all_layers
     return x
 
 
 class DecodePosition(nn.Module):
   """The decoder's place in the decode cache (for relative positions).
 
-  The call that allocates the cache (at the full decode length) remembers
-  that length and returns None; each later call returns this step's query
-  position `[1]` and every key position `[max_len]`, then advances.
+  The call that allocates the cache (at the full decode length) records that
+  length (as the shape of a placeholder) and returns None; each later call
+  returns this step's query position `[1]` and every key position
+  `[max_len]`, then advances.
   """
 
   @nn.compact
@@ -316,13 +312,13 @@ class DecodePosition(nn.Module):
     initialized = self.has_variable("cache", "position")
     position = self.variable("cache", "position",
                              lambda: jnp.zeros((), jnp.int32))
-    keys = self.variable("cache", "key_positions",
-                         lambda: jnp.arange(length, dtype=jnp.int32))
+    slots = self.variable("cache", "slots",
+                          lambda: jnp.zeros((length,), jnp.int32))
     if not initialized:
       return None
     query = position.value[None]
     position.value = position.value + 1
-    return query, keys.value
+    return query, jnp.arange(slots.value.shape[0], dtype=jnp.int32)
 
 
 class T5Decoder(nn.Module):
@@ -365,12 +361,8 @@ class T5Decoder(nn.Module):
     cross_bias = _key_mask_bias(encoder_tokens)
     x = self.dropout(embedded, deterministic=deterministic)
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
-    if self.cfg.scan_layers:
-      x, _ = self.layers(x, encoded, self_bias, cross_bias, deterministic,
-                         decode)
-    else:
-      for layer in self.layers:
-        x, _ = layer(x, encoded, self_bias, cross_bias, deterministic, decode)
+    x, _ = stacking.apply_stack(self.layers, x, encoded, self_bias,
+                                cross_bias, deterministic, decode)
     x = self.final_norm(x)
     return self.dropout(x, deterministic=deterministic)
 
