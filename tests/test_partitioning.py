@@ -64,3 +64,40 @@ def test_batch_must_divide_data_axes():
   if n > 1:
     with pytest.raises(errors.ShapeError, match="not divisible"):
       partitioning.check_batch_divisible(4 * n + 1, p)
+
+
+def test_a_mesh_axis_no_rule_uses_is_refused():
+  """Pure data-parallel rules on a mesh with a tensor axis would repeat the
+  same work on every tensor shard: the error names the axis and the fix."""
+  with pytest.raises(errors.ConfigError, match="'tensor' has 4 devices") as e:
+    partitioning._check_mesh_axes_used(
+        {"data": 2, "fsdp": 1, "tensor": 4}, partitioning.DATA_PARALLEL_RULES)
+  assert "create_partitioner.tensor = 1" in e.value.fix
+  assert "DATA_PARALLEL_RULES" in e.value.message
+  partitioning._check_mesh_axes_used({"data": 2, "fsdp": 4, "tensor": 1},
+                                     partitioning.DATA_PARALLEL_RULES)
+
+
+def test_rule_sets_are_named():
+  for name, rules in partitioning.RULE_SETS.items():
+    assert partitioning.rule_set_name(rules) == name
+    partitioning._check_rules(rules)
+  assert partitioning.rule_set_name((("batch", "data"),)) == "custom"
+
+
+def test_xlmr_vocabulary_cannot_be_split_over_tensor_axis():
+  """250,002 rows (the released XLM-R vocabulary) do not divide 4 ways."""
+  from xferjax.models import api, presets
+  family, cfg = presets.load("xlmr_base")
+  boxed = api.abstract_params(api.build_model("mlm", family=family,
+                                              config=cfg))
+  with pytest.raises(errors.ShapeError,
+                     match=r"token_embed.*'vocab', size 250002\) cannot be "
+                     r"split 4 ways") as e:
+    partitioning.check_divisible(boxed, partitioning.Partitioner(
+        mesh=_MeshShape(data=1, fsdp=2, tensor=4),
+        rules=partitioning.FSDP_TENSOR_RULES))
+  assert "map 'vocab' to None" in e.value.fix
+  partitioning.check_divisible(boxed, partitioning.Partitioner(
+      mesh=_MeshShape(data=1, fsdp=8, tensor=1),
+      rules=partitioning.FSDP_RULES))
