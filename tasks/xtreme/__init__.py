@@ -36,7 +36,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from xferjax import errors
-from xferjax.data import sources
+from xferjax.data import sources, vocab
 from xferjax.data.readers import common as readers_common
 from xferjax.data.readers import conllu, layouts, panx, parallel
 from xferjax.data.readers import seqio_source
@@ -100,8 +100,8 @@ def _words(ex):
   return {"words": ex["tokens"], "tags": ex["upos"]}
 
 
-def _panx_with_spans(data_dir, split, language):
-  for ex in panx.read_panx(data_dir, split, language):
+def _panx_with_spans(data_dir, split, language, on_error="raise"):
+  for ex in panx.read_panx(data_dir, split, language, on_error=on_error):
     yield {**ex, "spans": common.entity_spans(ex["tags"], ex["tokens"])}
 
 
@@ -117,7 +117,10 @@ def _bucc_sentences(lang: str):
     sides = []
     for side_index, side in enumerate((lang, "en")):
       ds = seqio_source.dataset_from_reader(
-          lambda s, side=side: parallel.read_bucc(data_dir, s, lang, side),
+          lambda s, side=side: parallel.read_bucc(
+              data_dir, s, lang, side,
+              on_error=vocab.gin_macro_value(sources.ON_ERROR_MACRO)
+              or "raise"),
           parallel.BUCC_SENTENCE_FEATURES, split)
       sides.append(ds.enumerate().map(
           lambda i, ex, side_index=side_index: {

@@ -27,24 +27,47 @@ tf.config.set_visible_devices([], "GPU")  # TF is only a data library here.
 
 
 def get_task_or_mixture(name: str):
-  """The registered task or mixture, or an error listing close names."""
+  """The registered task or mixture (a seqio one, or a multi-head
+  `mixing.MultiTaskMixture`), or an error listing close names."""
+  from xferjax.data import mixing  # pylint: disable=g-import-not-at-top
+  multitask = mixing.get_multitask(name)
+  if multitask is not None:
+    return multitask
   try:
     return seqio.get_mixture_or_task(name)
   except ValueError:
     names = sorted(seqio.TaskRegistry.names()) + sorted(
-        seqio.MixtureRegistry.names())
-    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    hint = (f"did you mean {', '.join(close)}? " if close else "") + (
-        "`xferjax tasks list` shows every registered name; register your own "
-        "task in a module and pass --gin.import or --module")
+        seqio.MixtureRegistry.names()) + mixing.multitask_names()
     raise errors.UnknownTaskError(
-        f"no SeqIO task or mixture is registered as {name!r}", hint) from None
+        f"no SeqIO task or mixture is registered as {name!r}",
+        _unknown_name_hint(name, names)) from None
+
+
+def _unknown_name_hint(name: str, names: list[str]) -> str:
+  """Close names; for `<task>.<code>` with a known task, its valid codes."""
+  stem, _, code = name.rpartition(".")
+  siblings = sorted(n[len(stem) + 1:] for n in names
+                    if stem and n.startswith(stem + ".")
+                    and "." not in n[len(stem) + 1:])
+  if siblings:
+    return (f"{code!r} is not a language of {stem}; valid codes: "
+            f"{', '.join(siblings)}")
+  close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+  return (f"did you mean {', '.join(close)}? " if close else "") + (
+      "`xferjax tasks list` shows every registered name; register your own "
+      "task in a module and pass --gin.import or --module")
 
 
 def load_examples(name: str, split: str, task_feature_lengths: dict[str, int],
                   feature_converter: seqio.FeatureConverter) -> dict[str, np.ndarray]:
   """All examples of one split, converted and stacked into numpy arrays."""
   task = get_task_or_mixture(name)
+  if not isinstance(task, (seqio.Task, seqio.Mixture)):
+    raise errors.ConfigError(
+        f"{name!r} mixes tasks of different heads ({', '.join(task.task_names)})"
+        ", so it has no single batch layout",
+        "load each task with its own converter and draw steps with "
+        "xferjax.data.mixing.MultiTaskBatcher")
   if split not in task.splits:
     raise errors.ConfigError(
         f"{name!r} has no split {split!r}",

@@ -32,6 +32,9 @@ from xferjax.data.readers import layouts
 from xferjax.data.readers import seqio_source
 
 TFDS_DATA_DIR_MACRO = "TFDS_DATA_DIR"
+# "raise" (default): a malformed record is a DataError naming file and line;
+# "skip": it is skipped and counted (logged per file).
+ON_ERROR_MACRO = "DATA_ON_ERROR"
 
 Normalize = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -83,14 +86,17 @@ def files_dataset_fn(layout_name: str, read: Callable[..., Any],
   """dataset_fn over a reader `read(data_dir, split, **read_kwargs)`.
 
   The data dir is the layout's gin macro; unset, the layout's own error says
-  what to download, from where, and which macro to set.
+  what to download, from where, and which macro to set. gin macro
+  DATA_ON_ERROR='skip' skips malformed records instead of failing.
   """
 
   def dataset_fn(split, shuffle_files, seed=None):
     del shuffle_files, seed
     data_dir = data_dir_of(layout_name) or ""  # "" -> the layout's error.
+    on_error = vocab.gin_macro_value(ON_ERROR_MACRO) or "raise"
     ds = seqio_source.dataset_from_reader(
-        lambda s: read(data_dir, s, **read_kwargs), schema, split)
+        lambda s: read(data_dir, s, on_error=on_error, **read_kwargs),
+        schema, split)
     return ds if normalize is None else ds.map(
         normalize, num_parallel_calls=tf.data.AUTOTUNE)
 
