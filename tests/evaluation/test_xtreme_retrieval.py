@@ -1,5 +1,6 @@
 """Retrieval on synthetic embeddings with known translation pairs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -163,6 +164,34 @@ def test_bucc_bad_configuration():
                              dev.target, dev.gold), dev)
 
 
+def test_repeated_sentences_are_mined_once_and_never_paired():
+  ids = ["s0", "s1", "s2", "s3", "s4"]
+  texts = ["a", "b", "a", "c ", "c"]  # "a" twice; "c " and "c" once each
+  unique = retrieval.unique_sentences(ids, texts)
+  # Mined: first "a", "b", "c " and "c" (distinct as raw text); paired: only
+  # those whose stripped text occurs once, i.e. "b".
+  assert unique.rows == [0, 1, 3, 4]
+  assert unique.ids == [None, "s1", None, None]
+  candidates = [retrieval.Candidate(0, 0, 2.0),
+                retrieval.Candidate(1, 1, 1.5)]
+  assert retrieval.candidate_scores(candidates, unique.ids, ["t0", "t1"]) == {
+      ("s1", "t1"): 1.5}
+  with pytest.raises(errors.ShapeError):
+    retrieval.unique_sentences(ids, texts[:2])
+
+
+def test_bucc_results_are_json_and_record_the_choice():
+  rng = np.random.default_rng(7)
+  dev = _corpus(rng, {3: 3.0, 5: 0.0}, n_pairs=30, n_distractors=10)
+  result = retrieval.bucc_evaluate(dev, dev, layer=3, select="best_dev")
+  restored = json.loads(json.dumps(result))
+  assert restored["chosen"] == {"layer": 5, "pooling": "mean", "k": 4,
+                                "select": "best_dev",
+                                "threshold": result["layers"][5]["threshold"]}
+  assert set(restored["layers"]) == {"3", "5"}
+  assert len(restored["test_pairs"]) == 30
+
+
 def test_tune_threshold_rule():
   scores = {("a", "1"): 3.0, ("b", "2"): 2.0, ("c", "3"): 1.0,
             ("d", "4"): 0.5}
@@ -209,31 +238,33 @@ def test_tatoeba_predictions_score_with_official_accuracy():
 
 
 # --------------------------------------------------------------------------
-# Pooling and embedding through an embed_fn.
+# Pooling and embedding through a hidden_states_fn(ids, mask).
 
 
-def _fake_encoder(num_layers=3, d=4):
-  """embed_fn whose hidden state l, token t is (l + 1) * (t + 1) * base[b]."""
-  def embed_fn(batch):
-    base, mask = batch
+def _fake_hidden_states(num_layers=3):
+  """hidden_states_fn whose state at layer l, token t of a sentence is
+  (l + 1) * (t + 1) * ids-row (the "ids" are float vectors here)."""
+  def hidden_states_fn(ids, mask):
     layers = np.arange(num_layers + 1, dtype=np.float32)[:, None, None, None]
     tokens = np.arange(mask.shape[1], dtype=np.float32)[None, None, :, None]
-    hidden = (layers + 1) * (tokens + 1) * base[None, :, None, :]
-    return hidden, mask
-  return embed_fn
+    return (layers + 1) * (tokens + 1) * ids[None, :, None, :]
+  return hidden_states_fn
 
 
 def test_embed_sentences_mean_and_first_pooling():
   base = np.array([[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0]], np.float32)
   mask = np.array([[1, 1, 0], [1, 1, 1], [0, 0, 0]], np.int32)  # row 3: pad
   batches = [(base, mask), (base[:1] * -1, mask[:1])]
-  mean = retrieval.embed_sentences(_fake_encoder(), batches, layers=(0, 2))
+  mean = retrieval.embed_sentences(_fake_hidden_states(), batches,
+                                   layers=(0, 2))
   assert mean.pooling == "mean" and mean.layers == [0, 2] and len(mean) == 3
   np.testing.assert_allclose(mean.by_layer[2],
                              [[1, 0, 0, 0], [0, 1, 0, 0], [-1, 0, 0, 0]])
-  first = retrieval.embed_sentences(_fake_encoder(), batches, layers=(1,),
-                                    pooling="first")
+  first = retrieval.embed_sentences(_fake_hidden_states(), batches,
+                                    layers=(1,), pooling="first")
   np.testing.assert_allclose(first.by_layer[1][1], [0, 1, 0, 0])
+  np.testing.assert_allclose(mean.take([2, 0]).by_layer[0],
+                             mean.by_layer[0][[2, 0]])
 
 
 def test_mean_pooling_ignores_padding_tokens():
@@ -245,13 +276,56 @@ def test_mean_pooling_ignores_padding_tokens():
                              rtol=1e-6)
 
 
-def test_embed_sentences_rejects_bad_layers_and_pooling():
+def test_embed_sentences_rejects_bad_input():
   batch = (np.ones((1, 4), np.float32), np.ones((1, 2), np.int32))
   with pytest.raises(errors.ShapeError, match="layers \\[4\\]"):
-    retrieval.embed_sentences(_fake_encoder(num_layers=3), [batch],
+    retrieval.embed_sentences(_fake_hidden_states(num_layers=3), [batch],
                               layers=(4,))
   with pytest.raises(errors.ConfigError, match="pooling"):
-    retrieval.embed_sentences(_fake_encoder(), [batch], pooling="max")
+    retrieval.embed_sentences(_fake_hidden_states(), [batch], pooling="max")
+  with pytest.raises(errors.DataError, match="token ids"):
+    retrieval.embed_sentences(_fake_hidden_states(), [{"labels": 1}])
+  with pytest.raises(errors.ShapeError, match="returned"):
+    retrieval.embed_sentences(lambda ids, mask: np.ones((2, 1, 4)), [batch])
+  with pytest.raises(errors.ConfigError, match="neither"):
+    retrieval.model_hidden_states_fn(object(), {})
+
+
+def _check_family(model, init_args, ids, mask, batches, num_layers):
+  """Both families: init (only what retrieval uses), plug in, embed every
+  layer, compare with a hand-pooled layer of the model's own states."""
+  import jax
+  method = ("encoder_hidden_states" if hasattr(model, "encoder_hidden_states")
+            else "hidden_states")
+  params = model.init({"params": jax.random.PRNGKey(0)}, *init_args,
+                      method=method)["params"]
+  fn = retrieval.model_hidden_states_fn(model, params)
+  states = np.asarray(fn(ids, mask))
+  assert states.shape == (num_layers + 1, 3, ids.shape[1], 32)
+  emb = retrieval.embed_sentences(fn, batches, layers=range(num_layers + 1))
+  assert emb.layers == list(range(num_layers + 1)) and len(emb) == 3
+  real = mask[:, :, None].astype(np.float32)
+  manual = (states[1] * real).sum(1) / real.sum(1)
+  manual /= np.linalg.norm(manual, axis=1, keepdims=True)
+  np.testing.assert_allclose(emb.by_layer[1], manual, rtol=1e-4, atol=1e-5)
+
+
+def test_xlmr_and_mt5_families_plug_in():
+  from xferjax.models.encoder import EncoderConfig, EncoderModel
+  from xferjax.models.t5 import EncoderDecoderModel, T5Config
+  ids = np.array([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]], np.int32)
+  mask = (ids > 0).astype(np.int32)
+  xlmr = EncoderModel(EncoderConfig(vocab_size=64, d_model=32, num_layers=2,
+                                    num_heads=4, d_ff=64, max_len=8),
+                      head="embedding")
+  # XLM-R batches as (ids, mask) pairs (one shape: one compilation).
+  _check_family(xlmr, (ids, mask), ids, mask, [(ids, mask)], 2)
+  mt5 = EncoderDecoderModel(T5Config(vocab_size=64, d_model=32, num_heads=4,
+                                     head_dim=8, d_ff=64,
+                                     num_encoder_layers=3,
+                                     num_decoder_layers=1))
+  # mT5 batches as seqio features: the mask comes from the tokens (pad 0).
+  _check_family(mt5, (ids,), ids, mask, [{"encoder_input_tokens": ids}], 3)
 
 
 def test_default_is_jiant_xlmr_large():

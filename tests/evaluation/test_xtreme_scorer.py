@@ -201,3 +201,25 @@ def test_bucc_with_nothing_correct_is_an_integer_zero_like_official(tmp_path):
   # The official scorer's `prec = rec = f1_val = 0` is written as 0, not 0.0.
   assert '"ru": 0,' in json.dumps(official, indent=2)
   assert official["bucc2018"]["avg_f1"] == (50 + 50 + 0 + 70) / 4
+
+
+def test_bucc_file_with_fewer_lines_is_scored_as_a_set_like_official(tmp_path):
+  # BUCC has no line-count check in the official scorer: a missing pair is a
+  # missed pair. Figures: official evaluate_one_task on the same file.
+  predictions, labels = _copy(tmp_path, "bucc2018")
+  path = predictions / "bucc2018" / "test-de.tsv"
+  path.write_text("\n".join(path.read_text().splitlines()[:-1]))
+  scores = scorer.score_submission(predictions, labels)["bucc2018"]
+  assert (scores["f1"]["de"], scores["precision"]["de"],
+          scores["recall"]["de"]) == (42.10526315789474, 44.44444444444444,
+                                      40.0)
+
+
+def test_qa_predictions_that_are_not_an_object_name_the_file(tmp_path):
+  # The official scorer gives a JSON list 0 (every id "unanswered"); we stop.
+  predictions, labels = _copy(tmp_path, "mlqa")
+  path = predictions / "mlqa" / "test-hi.json"
+  path.write_text('["a", "b"]')
+  with pytest.raises(errors.DataError, match="must be a JSON object") as e:
+    scorer.score_submission(predictions, labels)
+  assert str(path) in e.value.message

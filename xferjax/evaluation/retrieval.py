@@ -20,23 +20,23 @@ so memory is O((n + m) * d + block_size^2) and both directions cost one
 matrix product. Blocks run on JAX devices (several devices take query blocks
 round-robin), with float32 matmuls at full precision.
 
-Measured once with `benchmarks/bucc_mining_memory.py` on a 2-core CPU with
-24 GiB (x86_64, jax 0.10.2, CPU backend): BUCC mining of 100,000 x 100,000
-768-d float32 embeddings (k=4 both ways, margin, 1:1, threshold) with
-block_size 8192 peaked at 1.47 GiB resident memory for the whole process (the
-two input matrices are 0.57 GiB of it) and took 426.5 s wall time (the cores
-were shared with other work; the process got 0.8 of a core on average). The
-full similarity matrix would be 37 GiB.
+Any encoder plugs in through a `HiddenStatesFn`, `(input_ids, attention_mask)
+-> [L+1, B, T, d]`: `model_hidden_states_fn(model, params)` makes one for
+either model family (XLM-R `EncoderModel.hidden_states`, mT5
+`EncoderDecoderModel.encoder_hidden_states`). 100k x 100k BUCC mining of
+768-d embeddings fits in 1.5 GiB (measured: see `mine_candidates`).
 
 Differences from XTREME's scripts, by design: sentences are identified by the
-ids the caller passes (XTREME also drops sentences whose text occurs twice; do
-that when building the id lists if you need it); if the best dev F1 is reached
+ids the caller passes (`unique_sentences` reproduces XTREME's handling of
+repeated sentences: mined once, never paired); if the best dev F1 is reached
 at the last candidate, the threshold is that candidate's score (XTREME's script
-indexes past the end there).
+indexes past the end there); exact ties in similarity or score are broken by
+the lower index (faiss and NumPy's quicksort leave them unspecified).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -55,9 +55,9 @@ POOLINGS = ("mean", "first")
 MARGIN_NEIGHBOURS = 4
 DEFAULT_BLOCK_SIZE = 8192
 
-# embed_fn(batch) -> (hidden_states [layers + 1, batch, length, d],
-#                     attention_mask [batch, length], 1 = real token)
-EmbedFn = Callable[[Any], tuple[Any, Any]]
+# hidden_states_fn(input_ids [B, T], attention_mask [B, T], 1 = real token)
+#   -> hidden states of every layer [L + 1, B, T, d] (index 0: embeddings).
+HiddenStatesFn = Callable[[Any, Any], Any]
 
 # ---------------------------------------------------------------------------
 # Pooling and embedding.
@@ -104,27 +104,82 @@ class SentenceEmbeddings:
   def __len__(self) -> int:
     return len(next(iter(self.by_layer.values())))
 
+  def take(self, rows: Sequence[int]) -> "SentenceEmbeddings":
+    """The embeddings of `rows` only (e.g. `unique_sentences(...).rows`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return SentenceEmbeddings(self.pooling, {l: e[rows] for l, e in
+                                             self.by_layer.items()})
 
-def embed_sentences(embed_fn: EmbedFn, batches: Iterable[Any],
+
+def model_hidden_states_fn(model: Any, params: Any) -> HiddenStatesFn:
+  """A jitted `HiddenStatesFn` for a model of either family.
+
+  XLM-R style (`EncoderModel`): `hidden_states(input_ids, attention_mask)`.
+  mT5 style (`EncoderDecoderModel`): `encoder_hidden_states(tokens)`, whose
+  attention comes from the tokens (pad id 0) and ignores the mask, which
+  then only decides the pooling. `params` is the model's `params` tree; it
+  is an argument of the jitted function, not a baked-in constant.
+  """
+  if hasattr(model, "encoder_hidden_states"):
+    def states(p, ids, mask):
+      del mask
+      return model.apply({"params": p}, ids, method="encoder_hidden_states")
+  elif hasattr(model, "hidden_states"):
+    def states(p, ids, mask):
+      return model.apply({"params": p}, ids, mask, method="hidden_states")
+  else:
+    raise errors.ConfigError(
+        f"{type(model).__name__} has neither hidden_states(ids, mask) nor "
+        "encoder_hidden_states(tokens)",
+        "pass an EncoderModel / EncoderDecoderModel, or write a "
+        "HiddenStatesFn (ids, mask) -> [L+1, B, T, d] yourself")
+  jitted = jax.jit(states)
+  return lambda ids, mask: jitted(params, ids, mask)
+
+
+def _ids_and_mask(batch: Any) -> tuple[Any, Any]:
+  """(input_ids, attention_mask) from a pair or a feature dict (XLM-R
+  `input_ids` + `attention_mask`, or mT5 `encoder_input_tokens`, pad 0)."""
+  if isinstance(batch, Mapping):
+    if "input_ids" in batch and "attention_mask" in batch:
+      return batch["input_ids"], batch["attention_mask"]
+    if "encoder_input_tokens" in batch:
+      tokens = batch["encoder_input_tokens"]
+      return tokens, (np.asarray(tokens) > 0).astype(np.int32)
+    raise errors.DataError(
+        f"batch has features {sorted(batch)}; cannot find the token ids",
+        "pass (input_ids, attention_mask) pairs, or dicts with input_ids + "
+        "attention_mask (XLM-R) or encoder_input_tokens (mT5)")
+  if isinstance(batch, (tuple, list)) and len(batch) == 2:
+    return batch[0], batch[1]
+  raise errors.DataError(f"cannot read a batch of type {type(batch).__name__}",
+                         "pass (input_ids, attention_mask) pairs")
+
+
+def embed_sentences(hidden_states_fn: HiddenStatesFn, batches: Iterable[Any],
                     layers: Sequence[int] = (DEFAULT_LAYER,),
                     pooling: str = DEFAULT_POOLING) -> SentenceEmbeddings:
   """Runs the encoder over `batches` and pools the requested layers.
 
-  Rows whose attention mask is all zero are batch padding and are dropped, so
-  the result has one vector per real sentence, in batch order.
+  Each batch is `(input_ids, attention_mask)` or a feature dict (see
+  `_ids_and_mask`). Rows whose attention mask is all zero are batch padding
+  and are dropped, so the result has one vector per real sentence, in batch
+  order. Mean pooling covers every token the mask marks, special tokens
+  included (XTREME's and jiant's default).
   """
   _check_pooling(pooling)
   layers = tuple(int(l) for l in layers)
   chunks: list[np.ndarray] = []
   for batch in batches:
-    hidden_states, attention_mask = embed_fn(batch)
-    if hidden_states.ndim != 4 or attention_mask.shape != hidden_states.shape[
-        1:3]:
+    input_ids, attention_mask = _ids_and_mask(batch)
+    hidden_states = hidden_states_fn(input_ids, attention_mask)
+    if hidden_states.ndim != 4 or tuple(attention_mask.shape) != tuple(
+        hidden_states.shape[1:3]):
       raise errors.ShapeError(
-          f"embed_fn returned hidden_states {tuple(hidden_states.shape)} and "
-          f"attention_mask {tuple(attention_mask.shape)}",
-          "return hidden_states [layers + 1, batch, length, d] and "
-          "attention_mask [batch, length]")
+          f"hidden_states_fn returned {tuple(hidden_states.shape)} for "
+          f"inputs {tuple(attention_mask.shape)}",
+          "return hidden states [layers + 1, batch, length, d] for ids and "
+          "mask [batch, length]")
     bad = [l for l in layers if not 0 <= l < hidden_states.shape[0]]
     if bad:
       raise errors.ShapeError(
@@ -319,18 +374,35 @@ def margin_candidates(forward: Neighbours, backward: Neighbours
 def mine_candidates(source: np.ndarray, target: np.ndarray, *,
                     k: int = MARGIN_NEIGHBOURS,
                     block_size: int = DEFAULT_BLOCK_SIZE) -> list[Candidate]:
-  """Blocked k-NN both ways, then margin candidates."""
+  """Blocked k-NN both ways, then margin candidates.
+
+  Memory, measured with `benchmarks/bucc_mining_memory.py` (2026-12-02, a
+  2-core AMD EPYC VM with 23.5 GiB shared with other work, jax 0.10.2 CPU,
+  block_size 8192): mining 100,000 x 100,000 768-d float32 embeddings,
+  then the ids, threshold and pairs, peaked at 1.49 GiB resident memory for
+  the whole process (the inputs are 0.57 GiB of it; the full similarity
+  matrix would be 37 GiB) and took 212 s wall time at 1.7 cores on average.
+  Details: benchmarks/RESULTS_retrieval.md.
+  """
   forward, backward = mutual_topk(source, target, k, block_size=block_size)
   return margin_candidates(forward, backward)
 
 
-def candidate_scores(candidates: Iterable[Candidate], source_ids: Sequence[str],
-                     target_ids: Sequence[str]
+def candidate_scores(candidates: Iterable[Candidate],
+                     source_ids: Sequence[str | None],
+                     target_ids: Sequence[str | None]
                      ) -> dict[tuple[str, str], float]:
-  """{(source id, target id): best score} (duplicates keep the maximum)."""
+  """{(source id, target id): best score} (duplicates keep the maximum).
+
+  Candidates with a None id on either side are dropped (XTREME never pairs
+  a sentence whose text is repeated; see `unique_sentences`).
+  """
   scores: dict[tuple[str, str], float] = {}
   for c in candidates:
-    key = (str(source_ids[c.source]), str(target_ids[c.target]))
+    source_id, target_id = source_ids[c.source], target_ids[c.target]
+    if source_id is None or target_id is None:
+      continue
+    key = (str(source_id), str(target_id))
     scores[key] = max(c.score, scores.get(key, c.score))
   return scores
 
@@ -366,12 +438,44 @@ def extract_pairs(scores: Mapping[tuple[str, str], float],
 
 
 @dataclasses.dataclass(frozen=True)
+class UniqueSentences:
+  """`rows`: the first row of every distinct text, the ones to mine with;
+  `ids`: for each of those rows its id, or None when its stripped text
+  occurs more than once (such a sentence is mined, but never paired)."""
+  rows: list[int]
+  ids: list[str | None]
+
+
+def unique_sentences(ids: Sequence[str], texts: Sequence[str]
+                     ) -> UniqueSentences:
+  """XTREME's handling of repeated BUCC sentences, for one side.
+
+  XTREME mines over the distinct texts (one embedding each) and maps mined
+  texts back to ids through a text -> id table without the texts that occur
+  twice, so a repeated sentence takes part in the neighbourhoods but never
+  yields a pair. Use: `side.take(u.rows)` with ids `u.ids` in `BuccCorpus`.
+  """
+  if len(ids) != len(texts):
+    raise errors.ShapeError(f"{len(ids)} ids for {len(texts)} sentences",
+                            "pass one id per sentence")
+  first_row: dict[str, int] = {}
+  for row, text in enumerate(texts):
+    first_row.setdefault(text, row)
+  stripped = collections.Counter(t.strip() for t in texts)
+  rows = list(first_row.values())
+  return UniqueSentences(
+      rows, [str(ids[r]) if stripped[texts[r].strip()] == 1 else None
+             for r in rows])
+
+
+@dataclasses.dataclass(frozen=True)
 class BuccCorpus:
   """One language pair of one split: sentence ids and embeddings per side,
-  and the gold pairs when known (dev always; test only if you have them)."""
-  source_ids: Sequence[str]
+  and the gold pairs when known (dev always; test only if you have them).
+  A None id marks a sentence that is mined but never paired."""
+  source_ids: Sequence[str | None]
   source: SentenceEmbeddings
-  target_ids: Sequence[str]
+  target_ids: Sequence[str | None]
   target: SentenceEmbeddings
   gold: frozenset[tuple[str, str]] | None = None
 

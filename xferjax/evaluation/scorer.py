@@ -123,12 +123,33 @@ def score_task(task: str, predictions_by_language: Mapping[str, Any],
                seqeval: str = metrics.DEFAULT_SEQEVAL) -> dict:
   """Official per-language metrics and averages of one task, in memory.
 
+  This is what an evaluator calls after predicting one task's languages:
+  `{language: predictions}` against `{language: labels}`, one entry per
+  language, in the shape of the task's head:
+
+    head (tasks)                   predictions           labels
+    classification (xnli, pawsx)   [label str or int]    [label str or int]
+    tagging (panx, udpos)          [[tag per word]]      [[tag per word]]
+    span / text (xquad, mlqa,      {question id: answer  SQuAD JSON, [Question]
+      tydiqa)                        text}                 or {id: [answers]}
+    retrieval (bucc2018)           [(src id, tgt id)]    [(src id, tgt id)]
+    retrieval (tatoeba)            [index per English    [gold index]
+                                     sentence]
+
+  Ints become their decimal strings, so class indices and label names both
+  work if labels and predictions use the same kind. Tags must be per
+  original word (`submission.word_tags_from_subword_tags`), answers the text
+  itself (`submission.answer_from_token_span` / `answer_from_generated_text`),
+  BUCC pairs the mined submission (`retrieval.bucc_evaluate(...)
+  ["test_pairs"]`), Tatoeba indices `retrieval.tatoeba_evaluate(...)
+  ["predictions"]`.
+
   Scores every language in `labels_by_language` (official languages first, in
-  official order, then any others); each needs predictions. Values take the
-  task's format: label strings or ints (XNLI, PAWS-X, Tatoeba), tag lists per
-  sentence (PAN-X, UDPOS), {id: answer} against SQuAD JSON or {id: [answers]}
-  (QA), id pairs (BUCC). Returns e.g. {"f1": {"de": ..}, "precision": {..},
-  "recall": {..}, "avg_f1": .., ..., "avg_metric": ..}.
+  official order, then any others; languages only in the predictions are
+  ignored); each needs predictions, or a `DataError` names it. Returns the
+  official dict of the task, 0-100, e.g. {"f1": {"de": ..}, "precision":
+  {..}, "recall": {..}, "avg_f1": .., ..., "avg_metric": ..}; for extras (UDPOS
+  token accuracy) and notes (unanswered questions) use `score_task_detailed`.
   """
   return score_task_detailed(task, predictions_by_language,
                              labels_by_language, seqeval=seqeval).scores
