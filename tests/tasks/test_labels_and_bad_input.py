@@ -8,6 +8,7 @@ import tensorflow as tf
 from tests.tasks import batching
 from xferjax import errors
 from xferjax.data import features, pipeline
+from tests.tasks.fixtures import bind_macros, env, tfds_mock  # noqa: F401
 
 
 def test_label_sets():

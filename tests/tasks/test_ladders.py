@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from xferjax.data import ladders, mixing, pipeline
 from xferjax import errors
+from tests.tasks.fixtures import bind_macros, env, tfds_mock  # noqa: F401
 
 
 def _source(n):

@@ -6,9 +6,10 @@ import pytest
 import seqio
 
 from tests.tasks import batching
-from tests.tasks.conftest import CONTEXT, needs_real
+from tests.tasks.fixtures import CONTEXT, needs_real
 from xferjax import errors
 from xferjax.data import features, pipeline, span, vocab
+from tests.tasks.fixtures import bind_macros, env, tfds_mock  # noqa: F401
 
 
 def _windows(name, split, **options):

@@ -5,11 +5,12 @@ import pytest
 import seqio
 
 from tests.tasks import batching
-from tests.tasks.conftest import REALDATA, needs_real
+from tests.tasks.fixtures import REALDATA, needs_real
 from xferjax import errors
 from xferjax.data import features, mixing, pipeline
 from xferjax.evaluation import tasks as xtreme_table
 from xferjax_tasks import common, intermediate, mixtures, xtreme
+from tests.tasks.fixtures import bind_macros, env, tfds_mock  # noqa: F401
 
 
 def test_every_task_has_a_head_and_a_converter_without_reading_data():

@@ -12,6 +12,7 @@ from xferjax import config
 from xferjax.commands import tasks as tasks_command
 from xferjax.data import mixing, pipeline
 from tests.tasks import batching
+from tests.tasks.fixtures import bind_macros, env, tfds_mock  # noqa: F401
 
 # The ~15 lines docs/tasks.md shows (data dir comes from a gin macro).
 USER_MODULE = '''
