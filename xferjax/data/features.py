@@ -121,12 +121,39 @@ def encoder_input(segments, special_ids: Mapping[str, int],
           "attention_mask": tf.cast(tokens != special_ids["pad"], tf.int32)}
 
 
-class EncoderClassificationConverter(seqio.FeatureConverter):
+class EncoderConverter(seqio.FeatureConverter):
+  """Base of the encoder converters: unpacked, one example in, one out.
+
+  Subclasses set TASK_FEATURES / MODEL_FEATURES, `get_model_feature_lengths`
+  and `convert_example(ex, length)`, `length` being the model input length.
+  """
+
+  PACKING_FEATURE_DTYPES = {}
+
+  def __init__(self, special_ids: Mapping[str, int], **kwargs):
+    self._ids = dict(special_ids)
+    super().__init__(pack=False, **kwargs)
+
+  def convert_example(self, ex, length):
+    raise NotImplementedError
+
+  def _convert_features(self, ds, task_feature_lengths):
+    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
+    return ds.map(lambda ex: self.convert_example(ex, length),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def stacked(rows) -> dict[str, tf.Tensor]:
+  """Per-row encoder inputs -> [rows, L] input_ids and attention_mask."""
+  return {k: tf.stack([r[k] for r in rows])
+          for k in ("input_ids", "attention_mask")}
+
+
+class EncoderClassificationConverter(EncoderConverter):
   """`<cls> a <sep> b <eos>` (or `<cls> a <eos>`) plus the label."""
 
   MODEL_FEATURES = {"input_ids": _spec(), "attention_mask": _spec(),
                     "label": _spec(0)}
-  PACKING_FEATURE_DTYPES = {}
 
   def __init__(self, special_ids: Mapping[str, int], pair: bool = True,
                **kwargs):
@@ -134,19 +161,12 @@ class EncoderClassificationConverter(seqio.FeatureConverter):
     if pair:
       self.TASK_FEATURES["text_b"] = _spec()
     self._pair = pair
-    self._ids = dict(special_ids)
-    super().__init__(pack=False, **kwargs)
+    super().__init__(special_ids, **kwargs)
 
-  def _convert_features(self, ds, task_feature_lengths):
-    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
-    ids = self._ids
-
-    def convert(ex):
-      segments = [ex["text_a"], ex["text_b"]] if self._pair else [ex["text_a"]]
-      return {**encoder_input(segments, ids, length),
-              "label": tf.cast(ex["label"], tf.int32)}
-
-    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+  def convert_example(self, ex, length):
+    segments = [ex["text_a"], ex["text_b"]] if self._pair else [ex["text_a"]]
+    return {**encoder_input(segments, self._ids, length),
+            "label": tf.cast(ex["label"], tf.int32)}
 
   def get_model_feature_lengths(self, task_feature_lengths):
     length = task_feature_lengths["text_a"] + 2
@@ -155,39 +175,26 @@ class EncoderClassificationConverter(seqio.FeatureConverter):
     return {"input_ids": length, "attention_mask": length, "label": 1}
 
 
-class EncoderMlmConverter(seqio.FeatureConverter):
+class EncoderMlmConverter(EncoderConverter):
   """`<cls> text <eos>` padded; masking happens per batch on the host."""
 
+  TASK_FEATURES = {"text": _spec()}
   MODEL_FEATURES = {"input_ids": _spec(), "attention_mask": _spec()}
-  PACKING_FEATURE_DTYPES = {}
 
-  def __init__(self, special_ids: Mapping[str, int], **kwargs):
-    self.TASK_FEATURES = {"text": _spec()}
-    self._ids = dict(special_ids)
-    super().__init__(pack=False, **kwargs)
-
-  def _convert_features(self, ds, task_feature_lengths):
-    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
-    ids = self._ids
-
-    def convert(ex):
-      return encoder_input([ex["text"]], ids, length)
-
-    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+  def convert_example(self, ex, length):
+    return encoder_input([ex["text"]], self._ids, length)
 
   def get_model_feature_lengths(self, task_feature_lengths):
     length = task_feature_lengths["text"] + 2
     return {"input_ids": length, "attention_mask": length}
 
 
-class EncoderMultipleChoiceConverter(seqio.FeatureConverter):
+class EncoderMultipleChoiceConverter(EncoderConverter):
   """`<cls> text_a <sep> choice_i <eos>` for each of `num_choices` choices.
 
   Output `input_ids`/`attention_mask` are [C, L] per example ([B, C, L] in a
   batch) and `label` is the index of the right choice.
   """
-
-  PACKING_FEATURE_DTYPES = {}
 
   def __init__(self, special_ids: Mapping[str, int], num_choices: int,
                **kwargs):
@@ -198,21 +205,12 @@ class EncoderMultipleChoiceConverter(seqio.FeatureConverter):
         "input_ids": seqio.FeatureConverter.FeatureSpec(tf.int32, 2, 1),
         "attention_mask": seqio.FeatureConverter.FeatureSpec(tf.int32, 2, 1),
         "label": _spec(0)}
-    self._ids = dict(special_ids)
-    super().__init__(pack=False, **kwargs)
+    super().__init__(special_ids, **kwargs)
 
-  def _convert_features(self, ds, task_feature_lengths):
-    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
-    ids = self._ids
-
-    def convert(ex):
-      rows = [encoder_input([ex["text_a"], ex[choice_key(i)]], ids, length)
-              for i in range(self.num_choices)]
-      return {"input_ids": tf.stack([r["input_ids"] for r in rows]),
-              "attention_mask": tf.stack([r["attention_mask"] for r in rows]),
-              "label": tf.cast(ex["label"], tf.int32)}
-
-    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+  def convert_example(self, ex, length):
+    rows = [encoder_input([ex["text_a"], ex[choice_key(i)]], self._ids,
+                          length) for i in range(self.num_choices)]
+    return {**stacked(rows), "label": tf.cast(ex["label"], tf.int32)}
 
   def get_model_feature_lengths(self, task_feature_lengths):
     length = task_feature_lengths["text_a"] + 3 + max(
@@ -231,7 +229,7 @@ def num_choices_of(task: seqio.Task) -> int:
   return n
 
 
-class EncoderEmbeddingConverter(seqio.FeatureConverter):
+class EncoderEmbeddingConverter(EncoderConverter):
   """Sentences for the `embedding` head (retrieval, translation ranking).
 
   Pair tasks (Tatoeba: `text_a` in the other language, `text_b` English)
@@ -241,12 +239,9 @@ class EncoderEmbeddingConverter(seqio.FeatureConverter):
   `match` = -1. `index` is the position of the pair or sentence in its split.
   """
 
-  PACKING_FEATURE_DTYPES = {}
-
   def __init__(self, special_ids: Mapping[str, int], pair: bool = True,
                **kwargs):
     self._pair = pair
-    self._ids = dict(special_ids)
     if pair:
       self.TASK_FEATURES = {"text_a": _spec(), "text_b": _spec(),
                             "index": _spec(0)}
@@ -259,25 +254,17 @@ class EncoderEmbeddingConverter(seqio.FeatureConverter):
       self.MODEL_FEATURES = {"input_ids": _spec(), "attention_mask": _spec(),
                              "side": _spec(0), "index": _spec(0),
                              "match": _spec(0)}
-    super().__init__(pack=False, **kwargs)
+    super().__init__(special_ids, **kwargs)
 
-  def _convert_features(self, ds, task_feature_lengths):
-    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
-    ids = self._ids
-
-    def convert(ex):
-      if not self._pair:
-        return {**encoder_input([ex["text_a"]], ids, length),
-                "side": tf.cast(ex["side"], tf.int32),
-                "index": tf.cast(ex["index"], tf.int32),
-                "match": tf.constant(-1, tf.int32)}
-      rows = [encoder_input([ex[k]], ids, length) for k in ("text_a",
-                                                             "text_b")]
-      return {"input_ids": tf.stack([r["input_ids"] for r in rows]),
-              "attention_mask": tf.stack([r["attention_mask"] for r in rows]),
-              "index": tf.cast(ex["index"], tf.int32)}
-
-    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+  def convert_example(self, ex, length):
+    index = tf.cast(ex["index"], tf.int32)
+    if not self._pair:
+      return {**encoder_input([ex["text_a"]], self._ids, length),
+              "side": tf.cast(ex["side"], tf.int32), "index": index,
+              "match": tf.constant(-1, tf.int32)}
+    rows = [encoder_input([ex[k]], self._ids, length)
+            for k in ("text_a", "text_b")]
+    return {**stacked(rows), "index": index}
 
   def get_model_feature_lengths(self, task_feature_lengths):
     text = [task_feature_lengths["text_a"]]

@@ -74,37 +74,26 @@ def _spec(rank=1):
   return seqio.FeatureConverter.FeatureSpec(dtype=tf.int32, rank=rank)
 
 
-class EncoderTaggingConverter(seqio.FeatureConverter):
+class EncoderTaggingConverter(features_lib.EncoderConverter):
   """`<cls> pieces <eos>`; labels on first pieces, -1 elsewhere."""
 
   TASK_FEATURES = {"tokens": _spec(), "tags": _spec()}
   MODEL_FEATURES = {"input_ids": _spec(), "attention_mask": _spec(),
                     "labels": _spec(), "word_index": _spec()}
-  PACKING_FEATURE_DTYPES = {}
 
-  def __init__(self, special_ids: Mapping[str, int], **kwargs):
-    self._ids = dict(special_ids)
-    super().__init__(pack=False, **kwargs)
-
-  def _convert_features(self, ds, task_feature_lengths):
-    length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
-    ids = self._ids
-
-    def convert(ex):
-      tokens = ex["tokens"]
-      m = tf.shape(tokens)[0]
-      word_ids = ex["word_ids"][:m]
-      first = tf.concat([[True], word_ids[1:] != word_ids[:-1]], 0)[:m]
-      word_index = tf.where(first, word_ids, IGNORE)
-      labels = tf.where(first, tf.gather(ex["tags"], tf.maximum(word_ids, 0)),
-                        IGNORE)
-      pad_to = lambda x: tf.pad(
-          tf.concat([[IGNORE], x, [IGNORE]], 0)[:length],
-          [[0, length - tf.minimum(m + 2, length)]], constant_values=IGNORE)
-      return {**features_lib.encoder_input([tokens], ids, length),
-              "labels": pad_to(labels), "word_index": pad_to(word_index)}
-
-    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+  def convert_example(self, ex, length):
+    tokens = ex["tokens"]
+    m = tf.shape(tokens)[0]
+    word_ids = ex["word_ids"][:m]
+    first = tf.concat([[True], word_ids[1:] != word_ids[:-1]], 0)[:m]
+    word_index = tf.where(first, word_ids, IGNORE)
+    labels = tf.where(first, tf.gather(ex["tags"], tf.maximum(word_ids, 0)),
+                      IGNORE)
+    pad_to = lambda x: tf.pad(
+        tf.concat([[IGNORE], x, [IGNORE]], 0)[:length],
+        [[0, length - tf.minimum(m + 2, length)]], constant_values=IGNORE)
+    return {**features_lib.encoder_input([tokens], self._ids, length),
+            "labels": pad_to(labels), "word_index": pad_to(word_index)}
 
   def get_model_feature_lengths(self, task_feature_lengths):
     length = task_feature_lengths["tokens"] + 2
