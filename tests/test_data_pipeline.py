@@ -6,7 +6,6 @@ import pytest
 import xferjax_tasks  # noqa: F401
 from xferjax import errors
 from xferjax.data import features, masking, pipeline, vocab
-from xferjax.train.trainer import classification_converter
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +14,7 @@ def nli():
   special = vocab.special_ids(task.output_features["text_a"].vocabulary)
   arrays = pipeline.load_examples(
       "synthetic_nli.syn2", "validation", {"text_a": 14, "text_b": 7},
-      classification_converter(task, special))
+      features.converter_for(task, "classification", special))
   return task, special, arrays
 
 
@@ -87,6 +86,6 @@ def test_unknown_split_and_task(nli):
   with pytest.raises(errors.ConfigError, match="no split 'test'"):
     pipeline.load_examples("synthetic_nli.syn2", "test", {"text_a": 4,
                                                           "text_b": 4},
-                           classification_converter(task, special))
+                           features.converter_for(task, "classification", special))
   with pytest.raises(errors.UnknownTaskError, match="synthetic_nli.syn2"):
     pipeline.get_task_or_mixture("synthetic_nli.syn22")
