@@ -63,3 +63,96 @@ def test_restore_encoder_only_into_other_head(tmp_path, tiny_model_cfg):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
   with pytest.raises(errors.CheckpointError, match="no checkpoint found"):
     checkpointing.Checkpointer(str(tmp_path)).restore_params({"encoder": {}})
+
+
+def _abstract(prepared, opt, state):
+  return checkpointing.abstract_like(jax.eval_shape(lambda: state),
+                                     _state_shardings(prepared, opt))
+
+
+def _save_steps(tmp_path, states):
+  ckpt = checkpointing.Checkpointer(str(tmp_path), max_to_keep=None)
+  for s in states:
+    ckpt.save(s)
+  ckpt.close()
+
+
+def _flip_a_byte(step_dir):
+  """Same size, other bytes: only the CRC32 can tell."""
+  import os
+  files = [os.path.join(r, n) for r, _, ns in os.walk(step_dir) for n in ns
+           if "ocdbt.process_0" in r]
+  path = max(files, key=os.path.getsize)
+  with open(path, "r+b") as f:
+    f.seek(os.path.getsize(path) // 2)
+    byte = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([byte[0] ^ 0xFF]))
+
+
+@pytest.mark.parametrize("damage", ["flipped_byte", "no_manifest_truncated"])
+def test_damaged_latest_falls_back_and_is_moved_not_deleted(
+    tmp_path, tiny_model_cfg, capsys, damage):
+  import os
+  from xferjax.train import checkpoint_manifest
+  prepared, opt, state = _state(tiny_model_cfg)
+  later = state.replace(step=jnp.asarray(9, jnp.int32), params=jax.tree.map(
+      lambda x: x + 1, state.params))
+  _save_steps(tmp_path, [state, later])
+  step_dir = os.path.join(tmp_path, "checkpoints", "9")
+  if damage == "flipped_byte":
+    _flip_a_byte(step_dir)
+  else:  # died between commit and manifest, then lost data
+    os.unlink(os.path.join(step_dir, checkpoint_manifest.MANIFEST_FILE))
+    data = os.path.join(step_dir, "params.encoder", "ocdbt.process_0")
+    for root, _, names in os.walk(data):
+      for name in names:
+        open(os.path.join(root, name), "w").close()
+  files_before = sorted(n for _, _, ns in os.walk(step_dir) for n in ns)
+  ckpt = checkpointing.Checkpointer(str(tmp_path))
+  restored, _ = ckpt.restore_latest_valid(_abstract(prepared, opt, state),
+                                          lambda saved: None)
+  ckpt.close()
+  assert int(restored.step) == 7
+  _assert_trees_equal(restored.params, state.params)
+  out = capsys.readouterr().out
+  assert "warning: checkpoint step 9" in out and "is damaged" in out
+  if damage == "flipped_byte":
+    assert "different checksum" in out
+  moved = os.path.join(tmp_path, checkpointing.CORRUPT_DIR, "9")
+  assert sorted(n for _, _, ns in os.walk(moved) for n in ns) == files_before
+  assert not os.path.exists(step_dir)
+
+
+def test_other_shape_without_run_state_is_a_shape_error(tmp_path,
+                                                         tiny_model_cfg):
+  """Checkpoints without a run state (older runs) are still checked
+  against the model's shapes before anything is restored."""
+  import dataclasses
+  import os
+  _, _, state = _state(tiny_model_cfg)
+  _save_steps(tmp_path, [state])
+  wider = dataclasses.replace(tiny_model_cfg, d_ff=128)
+  prepared, opt, other = _state(wider)
+  listing = sorted(os.listdir(os.path.join(tmp_path, "checkpoints")))
+  ckpt = checkpointing.Checkpointer(str(tmp_path))
+  with pytest.raises(errors.ShapeError, match="mlp/wi/kernel"):
+    ckpt.restore_latest_valid(_abstract(prepared, opt, other),
+                              lambda saved: None)
+  ckpt.close()
+  assert sorted(os.listdir(os.path.join(tmp_path, "checkpoints"))) == listing
+
+
+def test_single_array_collection_round_trips(tmp_path):
+  """mT5's untied lm_head is a bare array, not a tree."""
+  params = {"encoder": {"w": jnp.arange(6.0).reshape(2, 3)},
+            "lm_head": jnp.arange(4.0)}
+  state = TrainState(jnp.asarray(1, jnp.int32), params, {})
+  ckpt = checkpointing.Checkpointer(str(tmp_path))
+  ckpt.save(state)
+  ckpt.close()
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
+  restored = checkpointing.Checkpointer(
+      str(tmp_path), read_only=True).restore_params(abstract)
+  _assert_trees_equal(restored, params)

@@ -21,7 +21,9 @@ def _rsqrt_decay(learning_rate: float, offset: int) -> optax.Schedule:
   """`learning_rate * sqrt(offset / (n + offset))`: T5's inverse square root,
   scaled so that it starts at the peak the warmup reached."""
   offset = max(offset, 1)
-  return lambda n: learning_rate * jnp.sqrt(offset / (n + offset))
+  # join_schedules also evaluates it before its start (n < 0): clamp.
+  return lambda n: learning_rate * jnp.sqrt(
+      offset / (jnp.maximum(n, 0) + offset))
 
 
 @gin.configurable
