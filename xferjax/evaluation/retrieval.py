@@ -514,7 +514,8 @@ def bucc_evaluate(dev: BuccCorpus, test: BuccCorpus, *,
   """Mines BUCC at every layer: threshold tuned on dev, applied to test.
 
   Reports every swept layer (`layers`, default all embedded) and the chosen
-  one: `layer` when select="fixed", the best dev F1 when select="best_dev".
+  one: `layer` when select="fixed", the best dev F1 when select="best_dev"
+  (on a tie, the lower layer).
   Returns {"layers": {layer: {"threshold", "dev": {f1, precision, recall},
   "test": {...} or None}}, "chosen": {"layer", "pooling", "threshold", "k",
   "select"}, "test_pairs": [(src id, tgt id), ...]} (test_pairs: the chosen
