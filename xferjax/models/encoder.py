@@ -230,11 +230,15 @@ class Encoder(nn.Module):
           f"sequence length {length} exceeds the model's max_len "
           f"{cfg.max_len}", "shorten the feature length or raise "
           "EncoderConfig.max_len")
-    x = self.token_embed(input_ids)
+    x = layers.embedding_lookup(self.token_embed.embedding, input_ids,
+                                cfg.compute_dtype)
     # Segment type 0 for every token (XLM-R has no segment ids).
-    x = x + self.token_type_embed[0].astype(x.dtype)
-    x = x + jnp.take(self.position_embed, position_ids(attention_mask),
-                     axis=0).astype(x.dtype)
+    x = x + layers.embedding_lookup(self.token_type_embed,
+                                    jnp.zeros_like(input_ids), x.dtype,
+                                    "token_types")
+    x = x + layers.embedding_lookup(self.position_embed,
+                                    position_ids(attention_mask), x.dtype,
+                                    "max_len")
     if cfg.embedding_layer_norm:
       x = self.embed_norm(x)
     x = self.embed_dropout(x, deterministic=deterministic)

@@ -44,6 +44,23 @@ def layer_norm(eps: float, dtype: Any, name: str) -> nn.Module:
       name=name)
 
 
+def embedding_lookup(table: Array, ids: Array, dtype: Any,
+                     rows: str = "vocab") -> Array:
+  """Rows of a `[rows, embed]` table for `ids`, as `[batch, length, embed]`.
+
+  The table is first gathered whole along `embed` (what FSDP does for every
+  weight before use) but stays split along `vocab`: XLA then looks up the
+  local rows on each tensor shard and sums over shards, and the result comes
+  out split by batch. Gathering straight from an (fsdp, tensor)-split table
+  makes XLA replicate the whole output instead ("involuntary full
+  rematerialization").
+  """
+  table = nn.with_logical_constraint(table, (rows, None))
+  out = jnp.take(table, ids, axis=0).astype(dtype)
+  return nn.with_logical_constraint(out, ("batch",) + (None,) * (
+      ids.ndim - 1) + ("embed",))
+
+
 class EinsumDense(nn.Module):
   """A projection whose kernel keeps its multi-dimensional logical shape.
 

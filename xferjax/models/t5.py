@@ -393,10 +393,14 @@ class EncoderDecoderModel(nn.Module):
                                              "truncated_normal"),
             ("embed", "vocab")), (cfg.d_model, cfg.vocab_size))
 
+  def _embed(self, tokens: Array) -> Array:
+    return layers.embedding_lookup(self.token_embed.embedding, tokens,
+                                   self.cfg.compute_dtype)
+
   def encode(self, encoder_input_tokens: Array,
              deterministic: bool = True) -> Array:
     """Encoder outputs `[batch, length, embed]`."""
-    return self.encoder(self.token_embed(encoder_input_tokens),
+    return self.encoder(self._embed(encoder_input_tokens),
                         encoder_input_tokens, deterministic)
 
   def decode(self, encoded: Array, encoder_input_tokens: Array,
@@ -404,7 +408,7 @@ class EncoderDecoderModel(nn.Module):
              decode: bool = False) -> Any:
     """Decoder logits; a `ProjectedHidden` when chunked (never when decoding,
     where the logits are one position long)."""
-    hidden = self.decoder(self.token_embed(decoder_input_tokens), encoded,
+    hidden = self.decoder(self._embed(decoder_input_tokens), encoded,
                           encoder_input_tokens, deterministic, decode)
     projected = ProjectedHidden(hidden=hidden, kernel=self.lm_head,
                                 chunk_size=self.cfg.logits_chunk_size)
@@ -427,7 +431,7 @@ class EncoderDecoderModel(nn.Module):
                             deterministic: bool = True) -> Array:
     """`[num_encoder_layers + 1, batch, length, embed]` float32 (index 0:
     embeddings, last: after the final norm), for sentence retrieval."""
-    _, all_layers = self.encoder(self.token_embed(encoder_input_tokens),
+    _, all_layers = self.encoder(self._embed(encoder_input_tokens),
                                  encoder_input_tokens, deterministic,
                                  return_all_layers=True)
     return all_layers.astype(jnp.float32)
