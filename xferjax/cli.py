@@ -28,6 +28,7 @@ COMMANDS = {
     "eval": "xferjax.commands.eval",
     "study": "xferjax.commands.study",
     "tasks": "xferjax.commands.tasks",
+    "plan": "xferjax.commands.plan",
     "xtreme-score": "xferjax.evaluation.xtreme_cli",
 }
 
