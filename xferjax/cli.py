@@ -27,6 +27,7 @@ COMMANDS = {
     "train": "xferjax.commands.train",
     "eval": "xferjax.commands.eval",
     "study": "xferjax.commands.study",
+    "report": "xferjax.commands.report",
     "tasks": "xferjax.commands.tasks",
     "plan": "xferjax.commands.plan",
     "xtreme-score": "xferjax.evaluation.xtreme_cli",

@@ -31,54 +31,69 @@ def add_arguments(parser):
 
 
 def _preset_setup(args, preset: str):
-  """Parses the study's gin files plus one model preset."""
+  """Parses the study's gin files plus one model preset: (family, config,
+  operative config text)."""
   from xferjax import config
-  from xferjax.models.encoder import EncoderConfig
+  from xferjax.study import pipeline
 
   config.parse(list(args.gin_file) + [preset], args.gin_bindings,
                args.gin_search_paths)
-  return EncoderConfig(), config.operative_config()
+  family, cfg = pipeline.model_config()
+  return family, cfg, config.operative_config()
+
+
+def enable_compilation_cache() -> str | None:
+  """Persists XLA compilations under the xferjax cache dir, so phases with
+  the same shapes (most of a study's) compile once. Leaves a cache the
+  user configured alone. Returns the directory in use."""
+  import jax
+
+  from xferjax.data import vocab
+
+  if jax.config.jax_compilation_cache_dir:
+    return jax.config.jax_compilation_cache_dir
+  path = os.path.join(vocab.default_cache_dir(), "jax_compilation_cache")
+  jax.config.update("jax_compilation_cache_dir", path)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  return path
+
+
+def report_options(study):
+  from xferjax.study import analysis
+  return analysis.Options(threshold=study.threshold, n_boot=study.n_boot)
 
 
 def run(args) -> int:
   gin_flags.setup(args)
   from xferjax import partitioning
-  from xferjax.study import pipeline, report, results_store
+  from xferjax.study import cost, pipeline, report, results_store
 
   study = pipeline.Study()
-  study.validate()
+  study.validate(for_run=not (args.list or args.collect))
   cells = pipeline.expand_cells(study)
   if args.cell is not None and not 0 <= args.cell < len(cells):
     raise errors.ConfigError(
         f"there is no cell {args.cell}: the grid has {len(cells)} cells "
         f"(0..{len(cells) - 1})", "see `--list`")
   presets = list(dict.fromkeys(c.preset_file for c in cells))
-  models = {}
-  for preset in presets:
-    models[pipeline.preset_name(preset)] = _preset_setup(args, preset)
-  params = {name: pipeline.count_parameters(cfg)
-            for name, (cfg, _) in models.items()}
+  models = {pipeline.preset_name(p): _preset_setup(args, p) for p in presets}
+  params = {name: pipeline.count_parameters(family, cfg)
+            for name, (family, cfg, _) in models.items()}
 
   if args.list:
-    print(f"{'cell':>4}  {'model':<16} {'intermediate':<28} {'seed':>4}  "
-          f"{'train PFLOPs':>12}")
-    for cell in cells:
-      flops = pipeline.estimated_train_flops(study, cell, params[cell.model])
-      inter = cell.condition
-      print(f"{cell.index:>4}  {cell.model:<16} {inter:<28} {cell.seed:>4}  "
-            f"{flops / 1e15:>12.4f}")
-    print(f"{len(cells)} cells; cost = 6 x params x trained tokens "
-          "(shared phases counted in each cell that needs them)")
+    print(cost.listing(study, cells, params))
     return 0
 
   selected = cells if args.cell is None else [cells[args.cell]]
   if not args.collect:
+    if study.compilation_cache:
+      enable_compilation_cache()
     partitioner = partitioning.create_partitioner()
     for preset in presets:
       todo = [c for c in selected if c.preset_file == preset]
       if not todo:
         continue
-      cfg, config_text = _preset_setup(args, preset)
+      _, cfg, config_text = _preset_setup(args, preset)
       for cell in todo:
         pipeline.run_cell(study, cell, cfg, partitioner, config_text)
     if args.cell is not None:
@@ -95,6 +110,9 @@ def run(args) -> int:
         "run the study (or some `--cell K`) first")
   os.makedirs(study.output_dir, exist_ok=True)
   results_store.write_tables(study.output_dir, results, examples)
-  report.write_report(study, results, examples)
-  print(f"[xferjax] report: {os.path.join(study.output_dir, 'report.md')}")
+  options = report_options(study)
+  report.save_settings(study.output_dir, options, study.description)
+  paths = report.write_report(study.output_dir, results, examples, options,
+                              study.description)
+  print(f"[xferjax] report: {paths['md']} and {paths['html']}")
   return 0

@@ -17,6 +17,18 @@ the dev/test set. One bootstrap replicate redraws both:
   point estimates are exactly the results table's numbers, whatever the
   metric's own formula.
 
+Resampling both ways counts the seed x example interaction twice: which
+examples flip between two fine-tuning runs is part of the seed-to-seed
+variation *and* of the per-example differences. Under the two-way
+random-effects model d[s, i] = mu + a_s + b_i + ab_si of a paired difference
+(seed s, example i), the example resampling of a seed-averaged difference
+has variance (var b + var ab / S) / N, of which only var b / N is the
+evaluation set's own share. So each (cell, language)'s example shift is
+scaled by lambda = sqrt(1 - MS_interaction / MS_examples) from the two-way
+ANOVA of its paired per-example differences (1 where it cannot be estimated:
+a single seed), which removes the double count (cf. Owen 2007, "The
+pigeonhole bootstrap", on why the naive two-way bootstrap is conservative).
+
 Units without per-example scores keep their value (only seeds vary them).
 Replicates are produced in fixed-size chunks from one seeded generator, so
 the result depends only on the seed and the number of replicates.
@@ -64,6 +76,8 @@ class Design:
   evals: pd.DataFrame               # E rows: target_task, language
   values: np.ndarray                # (M + K, E, S)
   blocks: list[ExampleBlock]
+  # (K, E): scale of each cell's example shifts (see the module doc).
+  example_scale: np.ndarray | None = None
 
   @property
   def n_seeds(self) -> np.ndarray:
@@ -111,6 +125,7 @@ def build_design(results: pd.DataFrame, examples: pd.DataFrame | None,
   if examples is not None and len(examples):
     design.blocks, matched = _example_blocks(
         examples, _codes(examples, configs, eval_keys, seed_keys), values)
+    design.example_scale = _interaction_scale(design)
   return design, matched
 
 
@@ -145,6 +160,38 @@ def _example_blocks(examples, codes, values):
         units // (n_evals * n_seeds), units // n_seeds % n_evals,
         units % n_seeds, scores, present, scores.sum(1) / present.sum(1)))
   return blocks, int(ok.sum())
+
+
+def _interaction_scale(design: Design) -> np.ndarray:
+  """(K, E) lambda per cell and eval (module doc); 1 where not estimable."""
+  m = len(design.models)
+  n_evals, n_seeds = design.values.shape[1:]
+  scale = np.ones((len(design.cells), n_evals))
+  model_of_cell = design.cells["model_index"].to_numpy()
+  for block in design.blocks:
+    row_of = {(int(c), int(e), int(s)): i for i, (c, e, s) in enumerate(
+        zip(block.config, block.eval, block.seed))}
+    for k, model in enumerate(model_of_cell):
+      for e in np.unique(block.eval):
+        pairs = [(row_of[(m + k, e, s)], row_of[(model, e, s)])
+                 for s in range(n_seeds)
+                 if (m + k, e, s) in row_of and (model, e, s) in row_of]
+        if len(pairs) < 2:
+          continue
+        cell_rows, base_rows = map(list, zip(*pairs))
+        common = (block.present[cell_rows] * block.present[base_rows]
+                  ).all(0)
+        if common.sum() < 2:
+          continue
+        d = (block.scores[cell_rows] - block.scores[base_rows])[:, common]
+        n_s, n_i = d.shape
+        resid = (d - d.mean(1, keepdims=True) - d.mean(0, keepdims=True)
+                 + d.mean())
+        ms_examples = n_s * d.mean(0).var(ddof=1)
+        ms_interaction = (resid ** 2).sum() / ((n_s - 1) * (n_i - 1))
+        if ms_examples > 0:
+          scale[k, e] = np.sqrt(max(0.0, 1.0 - ms_interaction / ms_examples))
+  return scale
 
 
 def point_gains(design: Design) -> np.ndarray:
@@ -192,6 +239,8 @@ def replicate_gains(design: Design, n_boot: int,
     if shifts is not None:
       m = len(design.models)
       cell_shifts = shifts[:, m:] - shifts[:, model_of_cell]
+      if design.example_scale is not None:
+        cell_shifts = cell_shifts * design.example_scale[None, :, :, None]
     yield _seed_mean(gains, counts[:, model_of_cell], cell_shifts)
     done += r
 

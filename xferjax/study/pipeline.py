@@ -7,16 +7,17 @@ expands into *cells*:
   (model preset, intermediate task or none, data size, seed)
 
 The cell without an intermediate task is that model's and seed's *baseline*;
-every other cell is compared with it. Running a cell trains (once) the
-model's encoder source (a pretraining phase, or a pretrained checkpoint),
-then the cell's intermediate task, then every target task from that
-intermediate encoder, each evaluated zero-shot on all its languages. Layout:
+it is always part of the grid, and every other cell is compared with it.
+Running a cell trains (once) the model's encoder source (a pretraining
+phase, or a pretrained checkpoint), then the cell's intermediate task, then
+every target task from that one intermediate checkpoint, each evaluated
+zero-shot on all its languages. Layout:
 
   <output_dir>/<model>/pretrain/                        (if pretraining)
   <output_dir>/<model>/<intermediate>_n<N>/seed<S>/intermediate/
   <output_dir>/<model>/<intermediate>_n<N>/seed<S>/target_<name>/
   <output_dir>/<model>/baseline/seed<S>/target_<name>/
-  <output_dir>/results.{csv,parquet}, examples.{csv,parquet}, report...
+  <output_dir>/results.{csv,parquet}, examples.{csv,parquet}, report.*
 
 Every phase is an ordinary run directory (`xferjax.train.trainer`): a
 finished one is skipped, an interrupted one resumes, and each is trained
@@ -28,17 +29,41 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Callable
 
 import gin
 
 from xferjax import errors, partitioning
-from xferjax.models.encoder import EncoderConfig
-from xferjax.study import locking
-from xferjax.train.trainer import TrainRun, run_training
+from xferjax.study import locking, schedule
+from xferjax.train.evaluator import METRICS_BY_HEAD
+from xferjax.train.trainer import TrainRun, resolve_model_config, run_training
 
 BASELINE = "baseline"
-NO_INTERMEDIATE = "none"
+# What sweeps call the macro that holds a preset's checkpoint directory.
+CHECKPOINT_MACRO = "{}_CHECKPOINT"
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class Intermediate:
+  """An intermediate task: its training template and length.
+
+  `name` is a registered task or mixture; a study data size N selects
+  `<name>_n<N>`, the task's nested, seeded N-example subset.
+  """
+
+  name: str | None = None
+  train: TrainRun | None = None
+  # Epochs over the (sized) training set; None keeps train.num_steps.
+  epochs: float | None = None
+  warmup_proportion: float = 0.1
+  # Evaluated on its own validation split at the end; None: `name` where the
+  # head has an evaluation metric, else nothing.
+  eval_tasks: tuple[str, ...] | None = None
+
+  @property
+  def length(self) -> schedule.Length:
+    return schedule.Length(self.epochs, self.warmup_proportion)
 
 
 @gin.configurable
@@ -50,6 +75,14 @@ class Target:
   train: TrainRun | None = None
   # One SeqIO task per language, e.g. ('xnli.en', 'xnli.de', ...).
   zero_shot_tasks: tuple[str, ...] = ()
+  # Epochs over the English training set (jiant's X-STILTs: XNLI 2,
+  # PAWS-X 5, UDPOS 10, PAN-X 10, QA 2); None keeps train.num_steps.
+  epochs: float | None = None
+  warmup_proportion: float = 0.1
+
+  @property
+  def length(self) -> schedule.Length:
+    return schedule.Length(self.epochs, self.warmup_proportion)
 
 
 @gin.configurable
@@ -64,53 +97,128 @@ class Study:
   model_presets: tuple[str, ...] = ()
   # Encoder source per preset: a pretraining phase (synthetic world only)...
   pretrain: TrainRun | None = None
-  # ...or a run/checkpoint directory per preset name (converted weights).
-  pretrained_dirs: dict[str, str] | None = None
-  intermediate_tasks: tuple[str, ...] = ()
+  # ...or a run/checkpoint directory per preset name (converted weights),
+  # e.g. {'xlmr_large': %XLMR_LARGE_CHECKPOINT}.
+  pretrained_dirs: dict[str, str | None] | None = None
+  # Names (trained with the `intermediate` template) or Intermediate(...)s.
+  intermediate_tasks: tuple[str | Intermediate, ...] = ()
   # Intermediate training-set sizes; None means the full set. A size N
   # selects the registered task `<task>_n<N>` (a nested, seeded subset).
   data_sizes: tuple[int | None, ...] = (None,)
   intermediate: TrainRun | None = None
   targets: tuple[Target, ...] = ()
   seeds: tuple[int, ...] = (0,)
+  # Put before every task name the study trains or evaluates on, e.g.
+  # 'mt5.' for the text-to-text registrations of the same tasks; results
+  # keep the plain names.
+  task_prefix: str = ""
+  # The report's question: is the gain smaller for models with at least
+  # this many parameters than for smaller ones?
+  threshold: float = 1e9
+  n_boot: int = 2000
+  # Shown in the report under the answer: what this study is and is not.
+  description: str = ""
+  # Reuse XLA compilations across phases with the same shapes (a persistent
+  # cache under the xferjax cache dir); most phases of a study share them.
+  compilation_cache: bool = True
 
-  def validate(self) -> None:
+  def task(self, name: str) -> str:
+    """The registered name of a task the study names `name`."""
+    return self.task_prefix + name
+
+  @property
+  def intermediates(self) -> tuple[Intermediate, ...]:
+    return tuple(
+        t if isinstance(t, Intermediate) else Intermediate(t, self.intermediate)
+        for t in self.intermediate_tasks)
+
+  def validate(self, for_run: bool = True) -> None:
+    """Checks the grid; `for_run` also checks what training needs (the
+    checkpoint directories), which `--list` does not."""
     if not self.output_dir:
       raise errors.ConfigError("Study.output_dir is not set",
                                "bind it, e.g. --gin.OUTPUT_DIR=\"'/tmp/s'\"")
     empty = [name for name in ("model_presets", "targets", "seeds")
              if not getattr(self, name)]
+    if not self.data_sizes and self.intermediate_tasks:
+      empty.append("data_sizes")
     if empty:
       raise errors.ConfigError(
           f"the study's grid is empty: {', '.join(empty)} "
           f"{'has' if len(empty) == 1 else 'have'} no entries",
-          "list at least one model preset, target and seed in the sweep's "
-          "gin file (see gin_configs/demo.gin)")
-    if self.intermediate_tasks and not self.intermediate:
-      raise errors.ConfigError(
-          "Study.intermediate_tasks is set but Study.intermediate (the "
-          "intermediate phase's TrainRun template) is not",
-          "bind Study.intermediate = @intermediate/TrainRun()")
-    if bool(self.pretrain) == bool(self.pretrained_dirs):
-      raise errors.ConfigError(
-          "a study needs exactly one encoder source: Study.pretrain (train "
-          "one, synthetic world) or Study.pretrained_dirs (a checkpoint "
-          "directory per model preset)", "set one of them")
-    if self.pretrained_dirs:
-      missing = [preset_name(p) for p in self.model_presets
-                 if preset_name(p) not in self.pretrained_dirs]
-      if missing:
+          "list at least one model preset, target and seed (and a data "
+          "size, None for the full set) in the sweep's gin file (see "
+          "gin_configs/demo.gin)")
+    for name in ("model_presets", "seeds", "data_sizes"):
+      values = list(getattr(self, name))
+      if len(set(values)) != len(values):
+        raise errors.ConfigError(f"Study.{name} lists a value twice: "
+                                 f"{values}", "list each value once")
+    bad_sizes = [n for n in self.data_sizes if n is not None and n <= 0]
+    if bad_sizes:
+      raise errors.ConfigError(f"Study.data_sizes has non-positive sizes "
+                               f"{bad_sizes}", "use positive example counts "
+                               "or None (the full training set)")
+    for inter in self.intermediates:
+      if not (inter.name and inter.train):
         raise errors.ConfigError(
-            f"no pretrained checkpoint directory for model preset(s) "
-            f"{missing} (Study.pretrained_dirs has "
-            f"{sorted(self.pretrained_dirs)})",
-            "add '<preset>': '/path/to/converted/checkpoint' for each preset "
-            "(`xferjax convert from-hf` writes one)")
+            f"intermediate task {inter.name!r} has no training template",
+            "bind Study.intermediate = @intermediate/TrainRun() (for tasks "
+            "given by name) or <scope>/Intermediate.train")
+      inter.length.validate(f"intermediate task {inter.name}")
+    names = [t.name for t in self.intermediates]
+    if len(set(names)) != len(names):
+      raise errors.ConfigError(f"Study.intermediate_tasks lists a task "
+                               f"twice: {names}", "list each task once")
     for target in self.targets:
       if not (target.name and target.train and target.zero_shot_tasks):
         raise errors.ConfigError(
             f"target {target.name!r} needs name, train and zero_shot_tasks",
             "bind them on the target's scope, e.g. xnli/Target.name = 'xnli'")
+      target.length.validate(f"target {target.name}")
+    if not 0 < self.threshold:
+      raise errors.ConfigError(f"Study.threshold = {self.threshold} is not "
+                               "positive", "e.g. 1e9 (parameters)")
+    if self.n_boot < 10:
+      raise errors.ConfigError(f"Study.n_boot = {self.n_boot} is too few",
+                               "use at least 10 (2000 for a report)")
+    self._validate_encoder_source(for_run)
+
+  def _validate_encoder_source(self, for_run: bool) -> None:
+    if bool(self.pretrain) == bool(self.pretrained_dirs):
+      raise errors.ConfigError(
+          "a study needs exactly one encoder source: Study.pretrain (train "
+          "one, synthetic world) or Study.pretrained_dirs (a checkpoint "
+          "directory per model preset)", "set one of them")
+    if not self.pretrained_dirs:
+      return
+    presets = [preset_name(p) for p in self.model_presets]
+    missing = [p for p in presets if p not in self.pretrained_dirs]
+    if missing:
+      raise errors.ConfigError(
+          f"no pretrained checkpoint directory for model preset(s) "
+          f"{missing} (Study.pretrained_dirs has "
+          f"{sorted(self.pretrained_dirs)})",
+          "add '<preset>': '/path/to/converted/checkpoint' for each preset "
+          "(`xferjax convert` writes one)")
+    if not for_run:
+      return
+    unset = [p for p in presets if not self.pretrained_dirs[p]]
+    if unset:
+      flags = " ".join(f"--gin.{CHECKPOINT_MACRO.format(p.upper())}="
+                       f"\"'/ckpt/{p}'\"" for p in unset)
+      raise errors.ConfigError(
+          f"no pretrained checkpoint directory is set for model preset(s) "
+          f"{unset}", f"pass each one, e.g. {flags} (the macros the sweep "
+          "declares; `xferjax convert` writes a checkpoint from Hugging "
+          "Face weights)")
+    absent = [f"{p}: {self.pretrained_dirs[p]}" for p in presets
+              if not os.path.isdir(self.pretrained_dirs[p])]
+    if absent:
+      raise errors.ConfigError(
+          f"pretrained checkpoint directories do not exist: "
+          f"{'; '.join(absent)}", "convert the checkpoints first, or fix "
+          "the paths")
 
 
 def preset_name(preset_file: str) -> str:
@@ -131,7 +239,7 @@ def sized_task_name(task: str, n_examples: int | None) -> str:
 class Cell:
   index: int
   preset_file: str
-  intermediate_task: str | None  # None: the baseline
+  intermediate: Intermediate | None  # None: the baseline
   n_examples: int | None
   seed: int
 
@@ -141,7 +249,11 @@ class Cell:
 
   @property
   def is_baseline(self) -> bool:
-    return self.intermediate_task is None
+    return self.intermediate is None
+
+  @property
+  def intermediate_task(self) -> str | None:
+    return None if self.intermediate is None else self.intermediate.name
 
   @property
   def condition(self) -> str:
@@ -165,80 +277,97 @@ def expand_cells(study: Study) -> list[Cell]:
   cells = []
   for preset in study.model_presets:
     for seed in study.seeds:
-      combos = [(None, None)] + [(t, n) for t in study.intermediate_tasks
+      combos = [(None, None)] + [(t, n) for t in study.intermediates
                                  for n in study.data_sizes]
-      for task, size in combos:
-        cells.append(Cell(len(cells), preset, task, size, seed))
+      for inter, size in combos:
+        cells.append(Cell(len(cells), preset, inter, size, seed))
   return cells
 
 
-def encoder_source_dir(study: Study, cell: Cell) -> str:
+@dataclasses.dataclass(frozen=True)
+class Phase:
+  """One training run of a cell, before its length is fixed: `run` has its
+  directory, seed, task and initialisation; `length` may turn epochs into
+  steps once the training-set size is known."""
+
+  name: str
+  run: TrainRun
+  length: schedule.Length = schedule.Length()
+  shared: bool = False  # also needed by other cells (pretraining)
+
+  def scheduled(self, size_of: Callable[[str], int | None]
+                = schedule.count_train_examples) -> TrainRun:
+    if self.length.epochs is None:
+      return self.run
+    return schedule.apply(self.run, self.length, size_of(self.run.task))
+
+
+def encoder_source_dir(study: Study, cell: Cell) -> str | None:
   if study.pretrain:
     return os.path.join(study.output_dir, cell.model, "pretrain")
-  return study.pretrained_dirs[cell.model]
+  return study.pretrained_dirs.get(cell.model)
 
 
-def cell_runs(study: Study, cell: Cell) -> list[tuple[str, TrainRun]]:
+def _eval_tasks(inter: Intermediate) -> tuple[str, ...]:
+  if inter.eval_tasks is not None:
+    return tuple(inter.eval_tasks)
+  return (inter.name,) if inter.train.head in METRICS_BY_HEAD else ()
+
+
+def zero_shot_tasks(study: Study, target: Target) -> tuple[str, ...]:
+  return tuple(study.task(t) for t in target.zero_shot_tasks)
+
+
+def cell_phases(study: Study, cell: Cell) -> list[Phase]:
   """The phases of one cell, in dependency order (shared ones included)."""
-  runs = []
+  phases = []
   source = encoder_source_dir(study, cell)
   if study.pretrain:
-    runs.append(("pretrain", dataclasses.replace(study.pretrain,
-                                                 model_dir=source)))
+    phases.append(Phase("pretrain", dataclasses.replace(
+        study.pretrain, model_dir=source), shared=True))
   cell_dir = cell.directory(study)
   init = source
   if not cell.is_baseline:
+    inter = cell.intermediate
     init = os.path.join(cell_dir, "intermediate")
-    runs.append(("intermediate", dataclasses.replace(
-        study.intermediate, model_dir=init, seed=cell.seed, init_from=source,
-        task=sized_task_name(cell.intermediate_task, cell.n_examples),
-        eval_tasks=(cell.intermediate_task,))))
+    phases.append(Phase("intermediate", dataclasses.replace(
+        inter.train, model_dir=init, seed=cell.seed, init_from=source,
+        task=study.task(sized_task_name(inter.name, cell.n_examples)),
+        eval_tasks=tuple(study.task(t) for t in _eval_tasks(inter))),
+        inter.length))
   for target in study.targets:
-    runs.append((f"target_{target.name}", dataclasses.replace(
+    phases.append(Phase(f"target_{target.name}", dataclasses.replace(
         target.train, model_dir=os.path.join(cell_dir,
                                              f"target_{target.name}"),
-        seed=cell.seed, init_from=init,
-        eval_tasks=tuple(target.zero_shot_tasks))))
-  return runs
+        task=study.task(target.train.task), seed=cell.seed, init_from=init,
+        eval_tasks=zero_shot_tasks(study, target)), target.length))
+  return phases
 
 
-def run_cell(study: Study, cell: Cell, model_cfg: EncoderConfig,
+def model_config() -> tuple[str, Any]:
+  """(family, config) of the preset gin has parsed last."""
+  return resolve_model_config(None)
+
+
+def run_cell(study: Study, cell: Cell, model_cfg: Any,
              partitioner: partitioning.Partitioner | None = None,
              config_text: str | None = None) -> dict[str, Any]:
   """Runs (or resumes, or skips) every phase of a cell."""
   partitioner = partitioner or partitioning.create_partitioner()
   results = {}
-  for name, run in cell_runs(study, cell):
-    print(f"[xferjax] cell {cell.index} ({cell.describe()}): {name}")
+  for phase in cell_phases(study, cell):
+    print(f"[xferjax] cell {cell.index} ({cell.describe()}): {phase.name}",
+          flush=True)
+    run = phase.scheduled()
     with locking.run_dir_lock(run.model_dir):
-      results[name] = run_training(run, model_cfg, partitioner, config_text)
+      results[phase.name] = run_training(run, model_cfg, partitioner,
+                                         config_text)
   return results
 
 
-def estimated_train_flops(study: Study, cell: Cell, params: int) -> float:
-  """6 x params x tokens over the cell's own training phases (no eval).
+def count_parameters(family: str, model_cfg: Any) -> int:
+  """Parameters of the model (what the size axis of a study means), with a
+  2-way classification head for encoders (the backbone dominates)."""
+  from xferjax.models import api
 
-  A rough figure for `--list`: the usual dense-transformer estimate with
-  every position counted as a token; shared phases are counted in every
-  cell that needs them.
-  """
-  total = 0.0
-  for _, run in cell_runs(study, cell):
-    length = sum(run.task_feature_lengths.values()) + 3
-    total += 6.0 * params * run.num_steps * run.batch_size * length
-  return total
-
-
-def count_parameters(model_cfg: EncoderConfig) -> int:
-  """Parameters of the encoder (what the size axis of a study means)."""
-  import jax
-  import jax.numpy as jnp
-  from flax import linen as nn
-
-  from xferjax.models.encoder import Encoder
-
-  ids = jnp.ones((1, 4), jnp.int32)
-  shapes = jax.eval_shape(
-      lambda r: nn.meta.unbox(Encoder(model_cfg).init(r, ids, ids)),
-      jax.random.PRNGKey(0))
-  return int(sum(x.size for x in jax.tree.leaves(shapes)))
+  return api.count_params(api.build_model(family=family, config=model_cfg))

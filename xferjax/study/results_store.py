@@ -17,18 +17,14 @@ from __future__ import annotations
 import csv
 import io
 import os
+
 import pandas as pd
 
 from xferjax import errors
 from xferjax.study import pipeline
+from xferjax.study.tables import (EXAMPLE_COLUMNS, NO_INTERMEDIATE,
+                                  RESULT_COLUMNS)
 from xferjax.train import results_io
-
-RESULT_COLUMNS = ("model", "params", "intermediate_task", "n_examples",
-                  "seed", "target_task", "language", "split", "metric",
-                  "value")
-EXAMPLE_COLUMNS = ("model", "intermediate_task", "n_examples", "seed",
-                   "target_task", "language", "split", "example_index",
-                   "metric", "value")
 
 
 def _read_predictions(path: str) -> list[tuple[int, float]]:
@@ -68,14 +64,13 @@ def collect(study, params_by_model: dict[str, int]
         continue
       key = {
           "model": cell.model,
-          "intermediate_task": cell.intermediate_task
-                               or pipeline.NO_INTERMEDIATE,
+          "intermediate_task": cell.intermediate_task or NO_INTERMEDIATE,
           "n_examples": _n_examples(study, cell),
           "seed": cell.seed,
           "target_task": target.name,
           "split": target.train.eval_split,
       }
-      for task in target.zero_shot_tasks:
+      for task in pipeline.zero_shot_tasks(study, target):
         language = pipeline.language_of(task)
         for metric, value in results["eval"][task].items():
           if metric == "num_examples":
@@ -85,7 +80,9 @@ def collect(study, params_by_model: dict[str, int]
                        "value": float(value)})
         path = os.path.join(run_dir, "predictions",
                             f"{task}.{key['split']}.tsv")
-        if os.path.exists(path):
+        # Per-example scores exist for accuracy (a prediction is right or
+        # wrong); other metrics (F1) are bootstrapped over seeds only.
+        if "accuracy" in results["eval"][task] and os.path.exists(path):
           for index, value in _read_predictions(path):
             example_rows.append({**key, "language": language,
                                  "example_index": index,

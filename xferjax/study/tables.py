@@ -89,9 +89,11 @@ def _normalise(df: pd.DataFrame, columns, what: str) -> pd.DataFrame:
   """Typed copy: text columns as str, counts as int, value as float."""
   out = df[list(columns)].copy()
   for c in columns:
-    if c in _TEXT:
+    if c in _TEXT and not isinstance(out[c].dtype, pd.StringDtype):
       out[c] = out[c].astype(str)
   for c in [c for c in columns if c in _INTEGER] + ["value"]:
+    if pd.api.types.is_integer_dtype(out[c].dtype):
+      continue  # whole and finite by construction
     numbers = pd.to_numeric(out[c], errors="coerce").astype("float64")
     bad = ~np.isfinite(numbers.to_numpy())
     if c != "value":
