@@ -45,7 +45,7 @@ def study_dir(tmp_path_factory):
 
 def test_list_prints_every_cell(study_dir, capsys):
   out = _study(study_dir, capsys, "--list").out
-  assert "4 cells" in out and "6 x params x trained tokens" in out
+  assert "4 cells" in out and "xferjax plan's model FLOPs per step" in out
   assert "baseline" in out and "synthetic_entailment_n500" in out
   # Cell 1 trains 8 intermediate + 10 target steps; pretraining is shared.
   assert re.search(r"\n\s+1\s+synthetic_small\s+synthetic_entailment_n500"

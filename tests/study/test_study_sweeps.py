@@ -5,6 +5,7 @@ when a cell runs.)"""
 
 import pytest
 
+import xferjax.planning  # noqa: F401  (gin configurables, before parsing)
 import xferjax_tasks  # noqa: F401  (registered first, as the CLI does)
 from xferjax import config, errors
 from xferjax.data import pipeline as pipeline_data
@@ -88,9 +89,18 @@ def test_sweep_listing_estimates_cost_from_published_sizes():
   cells = pipeline.expand_cells(study)
   text = cost.listing(study, cells, {"xlmr_large": 560_000_000})
   assert "30 cells" in text and "6 x params x trained tokens" in text
+  # With the preset's config, the planner's per-step model FLOPs are used.
+  config.parse(["sweeps/xstilts_xlmr_large.gin", "models/xlmr_large.gin"],
+               [])
+  model = pipeline.model_config()
+  planned = cost.listing(study, cells, {"xlmr_large": 560_000_000},
+                         {"xlmr_large": model})
+  assert "xferjax plan's model FLOPs per step x steps" in planned
   # MNLI's 392,702 examples x 2 epochs / 32: the intermediate phase alone.
   mnli = next(c for c in cells if c.intermediate_task == "mnli")
   costs = cost.phase_costs(study, mnli, 560_000_000)
   assert costs[0].steps == 24_544 and costs[0].size_source == "published size"
-  # ANLI+ and CCG have no published size in the table: said, not guessed.
-  assert "training-set size unknown" in text and "?" in text
+  # ANLI+, CCG and UDPOS have no published size in the table: said, not
+  # guessed, and left out of the totals.
+  assert "training-set size unknown" in text and "anli_plus" in text
+  assert "+?" in text and "(phases of unknown size left out)" in text

@@ -64,6 +64,10 @@ def report_options(study):
 
 
 def run(args) -> int:
+  if args.list:
+    # The cost listing uses the planner; its gin configurables must exist
+    # before gin parses (and locks) the config.
+    import xferjax.planning  # noqa: F401  pylint: disable=unused-import
   gin_flags.setup(args)
   from xferjax import partitioning
   from xferjax.study import cost, pipeline, report, results_store
@@ -81,7 +85,8 @@ def run(args) -> int:
             for name, (family, cfg, _) in models.items()}
 
   if args.list:
-    print(cost.listing(study, cells, params))
+    print(cost.listing(study, cells, params, {
+        name: (family, cfg) for name, (family, cfg, _) in models.items()}))
     return 0
 
   selected = cells if args.cell is None else [cells[args.cell]]

@@ -1,19 +1,24 @@
 """What `xferjax study --list` prints: each cell's phases and their cost.
 
-The cost is the usual dense-transformer estimate, 6 x parameters x trained
-tokens (forward + backward, every position counted as a token, evaluation
-left out). It is labelled as such wherever it is printed; `xferjax plan`
-gives compiled FLOPs and memory per device for one step.
+A phase's training FLOPs are `xferjax plan`'s model FLOPs of one step
+(`planning.model_flops`: 6 per weight and token it multiplies, plus the
+attention scores, for the phase's head, batch and lengths) times its steps.
+Where that cannot be built (no model config given, a head the planner does
+not know), the dense-transformer estimate 6 x parameters x trained tokens
+stands in, and the listing says which was used. Evaluation is not counted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any
 
 from xferjax.study import pipeline, schedule
 from xferjax.study.plots import format_count
 
-METHOD = "6 x params x trained tokens (estimate; evaluation not counted)"
+PLAN_METHOD = "xferjax plan's model FLOPs per step x steps"
+ESTIMATE_METHOD = "6 x params x trained tokens (estimate)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +29,8 @@ class PhaseCost:
   flops: float | None
   size_source: str  # how the training-set size was obtained, or ""
   shared: bool
+  method: str = ESTIMATE_METHOD
+  task: str = ""
 
 
 def _span_window() -> int:
@@ -52,8 +59,48 @@ def tokens_per_example(run) -> int:
   return sum(lengths.values()) + 3
 
 
-def phase_costs(study: pipeline.Study, cell: pipeline.Cell,
-                params: int) -> list[PhaseCost]:
+def _plan_settings(run):
+  from xferjax import planning
+
+  lengths = run.task_feature_lengths
+  if run.head == "text_to_text":
+    return planning.PlanSettings(head=run.head, batch_size=run.batch_size,
+                                 length=lengths["inputs"],
+                                 target_length=lengths["targets"])
+  if run.head == "multiple_choice":
+    choices = len([k for k in lengths if k.startswith("choice_")])
+    return planning.PlanSettings(
+        head=run.head, num_labels=choices, batch_size=run.batch_size,
+        length=tokens_per_example(run) // choices)
+  return planning.PlanSettings(head=run.head, batch_size=run.batch_size,
+                               length=tokens_per_example(run))
+
+
+@functools.lru_cache(maxsize=None)
+def _step_flops(family: str, model_cfg: Any, settings) -> float:
+  from xferjax import planning
+  from xferjax.models import api
+
+  model = api.build_model(head=settings.head, num_labels=settings.num_labels,
+                          family=family, config=model_cfg)
+  return planning.model_flops(model, settings)
+
+
+def step_flops(model: tuple[str, Any] | None, run, params: int
+               ) -> tuple[float, str]:
+  """(training FLOPs of one step of `run`, how they were obtained)."""
+  if model is not None:
+    try:
+      return _step_flops(*model, _plan_settings(run)), PLAN_METHOD
+    except Exception:  # pylint: disable=broad-except
+      pass  # a head or shape the planner cannot build: the estimate below
+  return (6.0 * params * run.batch_size * tokens_per_example(run),
+          ESTIMATE_METHOD)
+
+
+def phase_costs(study: pipeline.Study, cell: pipeline.Cell, params: int,
+                model: tuple[str, Any] | None = None) -> list[PhaseCost]:
+  """Steps and FLOPs of each phase; `model` is (family, config)."""
   out = []
   for phase in pipeline.cell_phases(study, cell):
     source = ""
@@ -63,10 +110,10 @@ def phase_costs(study: pipeline.Study, cell: pipeline.Cell,
       n, source = schedule.estimate_train_examples(phase.run.task)
       steps = (None if n is None else schedule.steps_for(
           phase.length.epochs, n, phase.run.batch_size))
-    flops = (None if steps is None else 6.0 * params * steps *
-             phase.run.batch_size * tokens_per_example(phase.run))
+    per_step, method = step_flops(model, phase.run, params)
+    flops = None if steps is None else per_step * steps
     out.append(PhaseCost(phase.name, phase.run.model_dir, steps, flops,
-                         source, phase.shared))
+                         source, phase.shared, method, phase.run.task))
   return out
 
 
@@ -74,43 +121,59 @@ def _flops(x: float | None) -> str:
   return "?" if x is None else f"{x:.3g}"
 
 
-def listing(study: pipeline.Study, cells, params: dict[str, int]) -> str:
-  """The table `--list` prints: one row per cell, shared phases once."""
+def _cell_text(values, fmt: str = ".3g") -> str:
+  """Sum of the known values, '+?' when some are unknown."""
+  known = [v for v in values if v is not None]
+  if not known:
+    return "?"
+  text = format(sum(known), fmt)
+  return text + "+?" if len(known) < len(values) else text
+
+
+def listing(study: pipeline.Study, cells, params: dict[str, int],
+            models: dict[str, tuple[str, Any]] | None = None) -> str:
+  """The table `--list` prints: one row per cell, shared phases once.
+  `models` maps a preset name to its (family, config). A '+?' marks a cell
+  with phases whose training-set size is unknown here (left out)."""
+  models = models or {}
+  methods, published, unknown = set(), set(), set()
   lines = [f"{'cell':>4}  {'model':<18} {'intermediate':<28} {'seed':>4}  "
-           f"{'steps':>9}  {'FLOPs':>9}"]
-  seen_shared, total, unknown, notes = {}, 0.0, [], set()
+           f"{'steps':>10}  {'FLOPs':>10}"]
+  seen_shared, total = {}, 0.0
   for cell in cells:
-    costs = phase_costs(study, cell, params[cell.model])
+    costs = phase_costs(study, cell, params[cell.model],
+                        models.get(cell.model))
+    methods |= {c.method for c in costs}
+    published |= {c.task for c in costs if c.size_source == "published size"}
+    unknown |= {c.task for c in costs if c.size_source == "unknown"}
     for c in costs:
       if c.shared and c.model_dir not in seen_shared:
         seen_shared[c.model_dir] = (cell.model, c)
     own = [c for c in costs if not c.shared]
-    steps = [c.steps for c in own]
-    flops = [c.flops for c in own]
-    notes |= {f"{c.name} of {cell.condition}: training-set size "
-              f"{c.size_source}" for c in own if c.size_source not in
-              ("", "counted")}
-    known = None not in flops
-    if not known:
-      unknown.append(cell.index)
-    total += sum(f for f in flops if f is not None)
+    total += sum(c.flops for c in own if c.flops is not None)
     lines.append(
         f"{cell.index:>4}  {cell.model:<18} {cell.condition:<28} "
-        f"{cell.seed:>4}  "
-        f"{sum(steps) if None not in steps else '?':>9}  "
-        f"{_flops(sum(flops) if known else None):>9}")
+        f"{cell.seed:>4}  {_cell_text([c.steps for c in own], 'd'):>10}  "
+        f"{_cell_text([c.flops for c in own]):>10}")
   for model_dir, (model, c) in seen_shared.items():
     lines.append(f"   -  {model:<18} {c.name + ' (shared)':<28} {'':>4}  "
-                 f"{c.steps if c.steps is not None else '?':>9}  "
-                 f"{_flops(c.flops):>9}")
+                 f"{c.steps if c.steps is not None else '?':>10}  "
+                 f"{_flops(c.flops):>10}")
     total += c.flops or 0.0
   presets = sorted({c.model for c in cells})
   lines.append(f"{len(cells)} cells ({len(presets)} model(s): "
                + ", ".join(f"{m} {format_count(params[m])} params"
                            for m in presets) + ")")
   lines.append(f"total: {_flops(total)} FLOPs"
-               + (f" for the cells with a known size (unknown: cells "
-                  f"{unknown})" if unknown else "")
-               + f"; cost = {METHOD}; shared phases counted once")
-  lines += [f"note: {n}" for n in sorted(notes)]
+               + (" (phases of unknown size left out)" if unknown else "")
+               + f"; cost = {' or '.join(sorted(methods))}; evaluation "
+               "not counted; shared phases counted once")
+  if published:
+    lines.append("note: training-set sizes from published statistics (the "
+                 "data is not on this machine): " + ", ".join(
+                     sorted(published)))
+  if unknown:
+    lines.append("note: training-set size unknown (not on this machine, "
+                 "none published in xferjax.study.schedule): " + ", ".join(
+                     sorted(unknown)))
   return "\n".join(lines)
