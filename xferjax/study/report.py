@@ -103,8 +103,8 @@ def answer(a: analysis_lib.Analysis) -> str:
   limit = plots.format_count(t.threshold)
   below = (f"models below {limit} parameters ({_names(t.below)}) gain "
            f"{estimate(t.gain_below, conf)}" if t.gain_below else None)
-  above = (f"models with at least {limit} ({_names(t.above)}) gain "
-           f"{estimate(t.gain_above, conf)}" if t.gain_above else None)
+  above = (f"models with at least {limit} parameters ({_names(t.above)}) "
+           f"gain {estimate(t.gain_above, conf)}" if t.gain_above else None)
   sides = "; ".join(x for x in (above, below) if x)
   diff = (f"the difference (above minus below) is "
           f"{estimate(t.difference, conf)}" if t.difference else "")
