@@ -12,6 +12,14 @@ from xferjax.train.steps import TrainState
 from xferjax.train.trainer import _state_shardings, prepare_model
 
 
+@pytest.fixture(autouse=True)
+def _no_gin_bindings():
+  """Configs here are built in Python; bindings an earlier in-process CLI
+  test left (EncoderConfig.dtype, ...) must not change them."""
+  import gin
+  gin.clear_config()
+
+
 def _state(cfg, head="classification", seed=0):
   partitioner = partitioning.create_partitioner()
   prepared = prepare_model(EncoderModel(cfg, head=head, num_labels=3),

@@ -64,6 +64,8 @@ def cli_runs(tmp_path_factory):
       calls.append(code)
   finally:
     patch.undo()
+    import gin
+    gin.clear_config()  # the bindings of these runs stay here
   return model_dir, runs
 
 

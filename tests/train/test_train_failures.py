@@ -16,8 +16,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from conftest import (finish, last_step, log_of, start_training, train,
-                      train_records, wait_for_step)
+from train_helpers import (clean_gin,  # noqa: F401  (autouse fixture)
+                           train_processes,  # noqa: F401  (fixture)
+                           finish, last_step, log_of, start_training, train,
+                           train_records, wait_for_step)
 import resumable_run
 import xferjax_tasks  # noqa: F401  (registers the synthetic tasks)
 from xferjax import errors

@@ -16,7 +16,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from conftest import finish, losses_by_step, start_training, wait_for_step
+from train_helpers import finish, losses_by_step, start_training, wait_for_step
+from train_helpers import train_processes  # noqa: F401  (fixture)
 
 NUM_STEPS = 24
 OVERRIDES = {"num_steps": NUM_STEPS, "checkpoint_every": 3,

@@ -8,6 +8,7 @@ import pytest
 
 from xferjax.train import metrics as metrics_lib
 from xferjax.train.loop import summarise
+from train_helpers import clean_gin  # noqa: F401  (autouse fixture)
 
 
 class _Terminal(io.StringIO):

@@ -11,6 +11,7 @@ from xferjax.models.encoder import EncoderConfig
 from xferjax.train import optimizer as optimizer_lib
 from xferjax.train.steps import TrainState, make_train_step
 from xferjax.train.trainer import _state_shardings, prepare_model
+from train_helpers import clean_gin  # noqa: F401  (autouse fixture)
 
 LR, TOTAL, WARMUP = 1e-3, 100, 10
 

@@ -14,6 +14,7 @@ from xferjax.models import api
 from xferjax.models.encoder import EncoderConfig
 from xferjax.models.t5 import T5Config
 from xferjax.train.steps import TrainState, make_train_step
+from train_helpers import clean_gin  # noqa: F401  (autouse fixture)
 
 ENC = dict(vocab_size=64, d_model=16, num_layers=1, num_heads=2, d_ff=32,
            max_len=16, dropout_rate=0.0)

@@ -1,4 +1,8 @@
-"""Helpers for the trainer tests: training processes and metrics files."""
+"""Helpers for the trainer tests: training processes and metrics files.
+
+(Not a conftest.py: `from conftest import ...` must keep meaning
+tests/conftest.py; test modules import the fixture from here.)
+"""
 
 import json
 import multiprocessing
@@ -109,3 +113,13 @@ def log_of(model_dir) -> str:
     return ""
   with open(path) as f:
     return f.read()
+
+
+@pytest.fixture(autouse=True)
+def clean_gin():
+  """No gin bindings left by an earlier in-process `cli.main` (e.g.
+  EncoderConfig.dtype) leak into configs this module builds, nor out."""
+  import gin
+  gin.clear_config()
+  yield
+  gin.clear_config()
