@@ -225,28 +225,36 @@ def create_partitioner(
   default (`data=-1`) is pure data parallelism over every device.
   """
   devices = list(jax.devices() if devices is None else devices)
+  sizes = list(mesh_shape(data, fsdp, tensor, len(devices)).values())
+  rules = _check_rules(rules)
+  _check_mesh_axes_used(dict(zip(MESH_AXES, sizes)), rules)
+  mesh = Mesh(np.asarray(devices).reshape(sizes), MESH_AXES)
+  return Partitioner(mesh=mesh, rules=rules)
+
+
+def mesh_shape(data: int, fsdp: int, tensor: int,
+               num_devices: int) -> dict[str, int]:
+  """The mesh axis sizes for `num_devices` (one size may be -1: the rest);
+  launchers check a topology with it before any device exists."""
   sizes = [data, fsdp, tensor]
   if sizes.count(-1) > 1:
     raise errors.ConfigError(
         f"mesh sizes (data={data}, fsdp={fsdp}, tensor={tensor}) have more "
         "than one -1", "set all but one mesh axis to an explicit size")
   known = math.prod(s for s in sizes if s != -1)
-  if known <= 0 or len(devices) % known:
+  if known <= 0 or num_devices % known:
     raise errors.ShapeError(
         f"mesh (data={data}, fsdp={fsdp}, tensor={tensor}) does not divide "
-        f"the {len(devices)} available devices",
+        f"the {num_devices} available devices",
         "choose axis sizes whose product is the device count (or use -1 for "
         "one axis)")
-  sizes = [len(devices) // known if s == -1 else s for s in sizes]
-  if math.prod(sizes) != len(devices):
+  sizes = [num_devices // known if s == -1 else s for s in sizes]
+  if math.prod(sizes) != num_devices:
     raise errors.ShapeError(
         f"mesh {dict(zip(MESH_AXES, sizes))} needs {math.prod(sizes)} devices "
-        f"but {len(devices)} are available",
+        f"but {num_devices} are available",
         "make the product of the mesh axis sizes equal the device count")
-  rules = _check_rules(rules)
-  _check_mesh_axes_used(dict(zip(MESH_AXES, sizes)), rules)
-  mesh = Mesh(np.asarray(devices).reshape(sizes), MESH_AXES)
-  return Partitioner(mesh=mesh, rules=rules)
+  return dict(zip(MESH_AXES, sizes))
 
 
 def _mesh_axes_of(axes: Any) -> tuple[str, ...]:
