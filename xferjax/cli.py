@@ -30,6 +30,7 @@ COMMANDS = {
     "report": "xferjax.commands.report",
     "tasks": "xferjax.commands.tasks",
     "plan": "xferjax.commands.plan",
+    "launch": "xferjax.launch.command",
     "xtreme-score": "xferjax.evaluation.xtreme_cli",
 }
 
@@ -53,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
   from xferjax import quiet_tf
-  quiet_tf.import_tensorflow()
   try:
+    from xferjax.launch import worker
+    worker.join_cluster(argv)  # multi-host jobs: before anything starts jax
+    quiet_tf.import_tensorflow()
     from xferjax import config
     argv, bindings = config.split_gin_flags(argv)
     args = build_parser().parse_args(argv)

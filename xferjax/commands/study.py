@@ -106,6 +106,9 @@ def run(args) -> int:
             "when every cell has run")
       return 0
 
+  import jax
+  if jax.process_index() != 0:  # multi-host: process 0 writes the report
+    return 0
   results, examples, missing = results_store.collect(study, params)
   if missing:
     print("[xferjax] not finished yet:\n  " + "\n  ".join(missing))
