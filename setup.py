@@ -34,7 +34,9 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest==9.2.0"],
+    # nbclient/nbformat/ipykernel: tests/launch executes the Colab notebook.
+    "test": ["pytest==9.2.0", "nbclient==0.11.0", "nbformat==5.11.1",
+             "ipykernel==7.4.0"],
     # Checkpoint import and parity tests only. Off these machines install the CPU
     # build from PyTorch's own index, or pip pulls a multi-GB CUDA build.
     "convert": ["torch==2.13.0", "transformers==5.24.0", "safetensors==0.8.0"],
