@@ -8,9 +8,9 @@ STAMP := $(VENV)/.xferjax-installed
 
 .PHONY: demo test install clean
 
-$(STAMP): setup.py pyproject.toml
+$(STAMP): setup.py pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,convert]"
 	touch $(STAMP)
 
 install: $(STAMP)

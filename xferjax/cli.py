@@ -30,6 +30,7 @@ COMMANDS = {
     "report": "xferjax.commands.report",
     "tasks": "xferjax.commands.tasks",
     "plan": "xferjax.commands.plan",
+    "convert": "xferjax.commands.convert",
     "launch": "xferjax.launch.command",
     "xtreme-score": "xferjax.evaluation.xtreme_cli",
 }

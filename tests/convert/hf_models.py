@@ -8,14 +8,18 @@ tiny_xlmr_xl, tiny_mt5), so a conversion picks those presets' knobs: the
 XL-style model is stored scanned, as tiny_xlmr_xl trains it.
 """
 
+import atexit
 import functools
 import io
 import os
+import shutil
 import tempfile
 
 import numpy as np
+import pytest
 
 ROOT = tempfile.mkdtemp(prefix="xferjax-convert-test-")
+atexit.register(shutil.rmtree, ROOT, ignore_errors=True)
 # Latin, Cyrillic, CJK, Arabic, Devanagari, Greek, Japanese, digits.
 MIXED_TEXT = [
     "Hello world, this is a test of 42 things.",
@@ -34,6 +38,17 @@ SMALL = dict(vocab_size=256, hidden_size=32, num_hidden_layers=2,
              max_position_embeddings=34, type_vocab_size=1,
              layer_norm_eps=1e-5)
 XLMR_BLOCK_BYTES = 1024  # forces the row-block path on tiny embeddings
+
+
+def require_convert_extra() -> None:
+  """torch and transformers (the `convert` extra, which `make test`
+  installs): skip without them on a developer's machine, fail in CI, where
+  a missing extra must not pass as skipped tests."""
+  for module in ("torch", "transformers"):
+    if os.environ.get("CI"):
+      __import__(module)
+    else:
+      pytest.importorskip(module)
 
 
 def path(*parts) -> str:
@@ -152,10 +167,11 @@ def hf_tensors(model_dir: str) -> dict[str, np.ndarray]:
   return out
 
 
-def restore_converted(out: str, head: str | None):
-  """(model, params) restored from a converted directory exactly as
+def restore_converted(out: str, head: str | None, transferable=False):
+  """(model, params) restored from a converted directory as
   `TrainRun.init_from` does (read-only Checkpointer, abstract targets with
-  shardings), with the preset gin file the conversion wrote."""
+  shardings; `transferable`: only what init_from carries over), with the
+  preset gin file the conversion wrote."""
   import glob
   from xferjax import partitioning
   from xferjax.models import api, presets
@@ -166,6 +182,9 @@ def restore_converted(out: str, head: str | None):
   prepared = trainer.prepare_model(model, partitioning.create_partitioner())
   ckpt = checkpointing.Checkpointer(out, read_only=True)
   try:
-    return model, ckpt.restore_params(prepared.abstract_params)
+    abstract = prepared.abstract_params
+    if transferable:
+      abstract = trainer.transferable_params(abstract)
+    return model, ckpt.restore_params(abstract)
   finally:
     ckpt.close()

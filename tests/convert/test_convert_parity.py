@@ -13,8 +13,7 @@ import pytest
 
 import hf_models
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+hf_models.require_convert_extra()
 
 TOL = 1e-4
 

@@ -128,10 +128,12 @@ def convert(model: str, out: str, *, preset_name: str | None = None,
   preset_file = os.path.join(out, f"{name}.gin")
   with staging.staged_dir(out, overwrite) as tmp:
     shutil.copyfile(vocab_src, os.path.join(tmp, family.vocab_file))
-    tokenizer_config = os.path.join(model_dir, "tokenizer_config.json")
-    if os.path.isfile(tokenizer_config):
-      shutil.copyfile(tokenizer_config,
-                      os.path.join(tmp, record_lib.TOKENIZER_CONFIG))
+    for fname in record_lib.TOKENIZER_FILES:
+      if os.path.isfile(os.path.join(model_dir, fname)):
+        os.makedirs(os.path.join(tmp, record_lib.TOKENIZER_DIR),
+                    exist_ok=True)
+        shutil.copyfile(os.path.join(model_dir, fname),
+                        os.path.join(tmp, record_lib.TOKENIZER_DIR, fname))
     if plan.kept:
       _write_extras(ckpt, plan.kept, os.path.join(tmp, record_lib.EXTRA_FILE))
     orbax_io.write_checkpoint(tmp, plan.lazy_params(),

@@ -223,7 +223,10 @@ def hf_config_of(family: Family, cfg: Any, base: dict[str, Any] | None,
   lost) with every field we own set from `cfg`."""
   out = dict(base or {})
   out.update(family.export_extra)
-  out.update(family.fixed)
+  # Our recipe's settings: all of them from scratch; from an imported
+  # config those it stated (they were checked equal to ours).
+  out.update({k: v for k, v in family.fixed.items()
+              if base is None or k in base})
   for field in family.fields:
     out[field.hf] = field.to_hf(getattr(cfg, field.ours))
   if family.family == "encoder":

@@ -150,7 +150,8 @@ class LeafReader:
     if name not in self._open:
       info = ocp.type_handlers.ParamInfo(
           name=name, parent_dir=epath.Path(self.item_dir),
-          is_ocdbt_checkpoint=self._use_ocdbt, use_zarr3=self._use_zarr3)
+          is_ocdbt_checkpoint=self._use_ocdbt, use_zarr3=self._use_zarr3,
+          ts_context=self._context)
       spec = ocp.type_handlers.get_json_tspec_read(info, self._use_ocdbt)
       self._open[name] = ts.open(ts.Spec(spec), open=True,
                                  context=self._context).result()

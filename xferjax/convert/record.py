@@ -18,7 +18,10 @@ from xferjax.train import results_io
 
 RECORD_FILE = "xferjax_convert.json"
 EXTRA_FILE = "hf_extra.safetensors"
-TOKENIZER_CONFIG = "hf_tokenizer_config.json"
+# The source's tokenizer files, kept verbatim for the export.
+TOKENIZER_DIR = "hf_tokenizer"
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json",
+                   "special_tokens_map.json")
 VERSION = 1
 
 

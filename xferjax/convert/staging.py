@@ -14,6 +14,7 @@ import glob
 import os
 import shutil
 import tempfile
+import time
 
 from xferjax import errors
 from xferjax.train import run_dir
@@ -59,5 +60,14 @@ def staged_dir(out: str, overwrite: bool = False):
       else:
         os.rename(tmp, out)
   finally:
-    if os.path.exists(tmp):
-      shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
+
+
+def _remove(path: str) -> None:
+  """Removes a failed staging directory; retried, because a failed Orbax
+  save may still have a write in flight in its background threads."""
+  for attempt in range(50):
+    if not os.path.exists(path):
+      return
+    shutil.rmtree(path, ignore_errors=True)
+    time.sleep(0.02 * attempt)

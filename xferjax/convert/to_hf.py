@@ -213,9 +213,11 @@ def export(checkpoint: str, out: str, *, dtype: str | None = None,
       f.write("\n")
     if os.path.isfile(vocab):
       shutil.copyfile(vocab, os.path.join(tmp, family.vocab_file))
-      kept_tok = os.path.join(src, record_lib.TOKENIZER_CONFIG)
-      if os.path.isfile(kept_tok):
-        shutil.copyfile(kept_tok, os.path.join(tmp, "tokenizer_config.json"))
+      kept_tok = os.path.join(src, record_lib.TOKENIZER_DIR)
+      if os.path.isdir(kept_tok):
+        for fname in os.listdir(kept_tok):
+          shutil.copyfile(os.path.join(kept_tok, fname),
+                          os.path.join(tmp, fname))
       else:
         with open(os.path.join(tmp, "tokenizer_config.json"), "w") as f:
           json.dump(family.tokenizer_config, f, indent=2)
