@@ -19,13 +19,21 @@ def in_tmp(tmp_path, monkeypatch):
   return tmp_path
 
 
-def test_tpu_v4_64_dry_run_prints_every_command(in_tmp, capsys):
+def test_tpu_v4_64_dry_run_prints_every_command(in_tmp, capsys,
+                                               monkeypatch):
   user_gin = in_tmp / "mine.gin"
   user_gin.write_text("Study.seeds = (0,)\n")
+  (in_tmp / "configs").mkdir()  # a search directory, with a file in it
+  (in_tmp / "configs" / "extra.gin").write_text("Study.n_boot = 100\n")
+  modules = in_tmp / "src"  # a user module (e.g. registering tasks)
+  modules.mkdir()
+  (modules / "pod_user_tasks.py").write_text("REGISTERED = True\n")
+  monkeypatch.syspath_prepend(str(modules))
   code, out, err = launch(
       capsys, "tpu", "--name=xl", "--zone=us-central2-b", "--topology=v4-64",
       "--project=my-proj", "--teardown", "--dry-run", "--", *XL_STUDY,
-      f"--gin_file={user_gin}")
+      f"--gin_file={user_gin}", "--gin_search_paths=configs",
+      "--gin_file=extra.gin", "--module=pod_user_tasks")
   assert code == 0, err
   assert "v4-64, 32 chips on 8 hosts" in out
   scope = "--zone=us-central2-b --project=my-proj"
@@ -38,6 +46,9 @@ def test_tpu_v4_64_dry_run_prints_every_command(in_tmp, capsys):
       "job.sh", "xferjax-0.1.0-py3-none-any.whl xl:xferjax_runs/xl/ "
       f"--worker=all {scope}",
       f"mine.gin xl:xferjax_runs/xl/mine.gin --worker=all {scope}",
+      f"configs xl:xferjax_runs/xl/ --worker=all --recurse {scope}",
+      f"src/pod_user_tasks.py xl:xferjax_runs/xl/pod_user_tasks.py "
+      f"--worker=all {scope}",
       f"tpu-vm ssh xl --worker=all '--command=bash xferjax_runs/xl/setup.sh'",
       "tpu-vm ssh xl --worker=all '--command=cd xferjax_runs/xl && ",
       "nohup bash job.sh",
@@ -58,7 +69,9 @@ def test_tpu_v4_64_dry_run_prints_every_command(in_tmp, capsys):
   assert re.search(r"venv/bin/python -m xferjax\.cli study "
                    r"--gin_file=topologies/v4-64\.gin "
                    r"--gin_file=sweeps/scaling_xlmr\.gin "
-                   r"--gin_file=mine\.gin .*OUTPUT_DIR", job), job
+                   r"--gin_file=mine\.gin --gin_search_paths=configs "
+                   r"--gin_file=extra\.gin --module=pod_user_tasks "
+                   r".*OUTPUT_DIR", job), job
   assert 'TPU_ACCELERATOR_TYPE="${TPU_ACCELERATOR_TYPE:-v4-64}"' in job
   assert "agent-worker-number" in job  # each host knows its worker id
   assert '"jax[tpu]==' in files["setup.sh"]

@@ -120,17 +120,18 @@ def _packaged(name: str) -> str | None:
   return path if os.path.isfile(path) else None
 
 
-def _remote_name(path: str, used: set[str]) -> str:
+def _remote_name(path: str, used: set[str], top_level: bool = False) -> str:
   """Where a local file goes on the workers: its path relative to the
-  current directory when inside it (so relative includes still work),
-  else `external/<name>`."""
+  current directory when inside it (so relative includes still work), else
+  `external/<name>`; `top_level` (modules): `<name>`, on PYTHONPATH. The
+  base name never changes, so a directory can be copied into its parent."""
   rel = os.path.relpath(path)
-  name = rel if not rel.startswith("..") else os.path.join(
-      "external", os.path.basename(path))
-  base, n = name, 1
+  base = os.path.basename(path)
+  name = base if top_level else (
+      rel if not rel.startswith("..") else os.path.join("external", base))
+  n = 1
   while name in used:
-    root, ext = os.path.splitext(base)
-    name, n = f"{root}_{n}{ext}", n + 1
+    name, n = os.path.join("external", str(n), base), n + 1
   used.add(name)
   return name
 
@@ -215,7 +216,7 @@ def resolve_files(command: str, args: list[str]) -> tuple[list[str],
     out.append(f"{flag}={path}")
   for path in module_files(list(parsed.module)):
     if path not in files:
-      files[path] = LocalFile(path, _remote_name(path, used))
+      files[path] = LocalFile(path, _remote_name(path, used, top_level=True))
   return out, list(files.values())
 
 

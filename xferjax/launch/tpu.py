@@ -285,8 +285,12 @@ exit "$(cat "$rc")"
         job_lib.LocalFile(os.path.abspath(p), os.path.basename(p))
         for p in self.args.copy]
     for f in extra:
-      self.runner.run(self.scp([f.local], f"{self.remote_dir}/{f.remote}",
-                               recurse=os.path.isdir(f.local)),
+      # A directory goes into its parent (`scp -r` into an existing
+      # directory would nest it on a second launch); a file to its path.
+      is_dir = os.path.isdir(f.local)
+      target = (os.path.join(self.remote_dir, os.path.dirname(f.remote), "")
+                if is_dir else f"{self.remote_dir}/{f.remote}")
+      self.runner.run(self.scp([f.local], target, recurse=is_dir),
                       f"copy {os.path.relpath(f.local)}")
     self.runner.run(self.ssh("all", f"bash {self.remote_dir}/setup.sh"),
                     "install xferjax on every worker")
