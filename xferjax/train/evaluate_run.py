@@ -51,5 +51,8 @@ def run_eval(run: EvalRun, model_cfg: Any = None,
       prepared, params, run.tasks, run.split, run.task_feature_lengths,
       lambda t: converter(t, "classification", special), run.batch_size,
       os.path.join(output_dir, "predictions"))
-  results_io.write_json(os.path.join(output_dir, "eval_results.json"), results)
+  import jax
+  if jax.process_index() == 0:  # multi-host: one writer
+    results_io.write_json(os.path.join(output_dir, "eval_results.json"),
+                          results)
   return results
