@@ -29,3 +29,24 @@ def tiny_model_cfg():
   from xferjax.models.encoder import EncoderConfig
   return EncoderConfig(vocab_size=256, d_model=32, num_layers=2, num_heads=4,
                        d_ff=64, max_len=32, dropout_rate=0.1)
+
+
+# Tiny presets of both families, loaded from gin_configs/models/. They live
+# here, not in tests/models/conftest.py: a second conftest.py would take the
+# module name `conftest` and break `from conftest import REPO` elsewhere.
+@pytest.fixture(scope="session")
+def tiny_xlmr():
+  from xferjax.models import presets
+  return presets.load("tiny_xlmr")[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_xlmr_xl():
+  from xferjax.models import presets
+  return presets.load("tiny_xlmr_xl")[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_mt5():
+  from xferjax.models import presets
+  return presets.load("tiny_mt5")[1]
