@@ -13,6 +13,13 @@ from __future__ import annotations
 HELP = "import Hugging Face XLM-R / mT5 checkpoints, or export to them"
 
 
+def _output_arguments(p, sentencepiece_help: str) -> None:
+  p.add_argument("--out", required=True, help="the directory to create")
+  p.add_argument("--sentencepiece", default=None, help=sentencepiece_help)
+  p.add_argument("--overwrite", action="store_true",
+                 help="replace OUT if it exists")
+
+
 def add_arguments(parser):
   sub = parser.add_subparsers(dest="direction", required=True)
   p = sub.add_parser("from-hf", help="Hugging Face model -> xferjax run "
@@ -20,7 +27,8 @@ def add_arguments(parser):
   p.add_argument("--model", required=True,
                  help="a local Hugging Face model directory or a Hub id "
                  "(e.g. xlm-roberta-base, google/mt5-small)")
-  p.add_argument("--out", required=True, help="the directory to create")
+  _output_arguments(p, "the SentencePiece model, if not in the model "
+                    "directory")
   p.add_argument("--preset_name", default=None,
                  help="name of the gin preset written into OUT (default: the "
                  "shipped preset with the same shapes, e.g. xlmr_large)")
@@ -28,10 +36,6 @@ def add_arguments(parser):
                  type=lambda s: s.lower() in ("1", "true", "yes"),
                  help="true/false: store the layers scanned or unrolled "
                  "(default: as the matching preset trains them)")
-  p.add_argument("--sentencepiece", default=None,
-                 help="the SentencePiece model, if not in the model directory")
-  p.add_argument("--overwrite", action="store_true",
-                 help="replace OUT if it exists")
   p.set_defaults(convert_fn=_from_hf)
 
   p = sub.add_parser("to-hf", help="xferjax run directory -> Hugging Face "
@@ -39,16 +43,12 @@ def add_arguments(parser):
   p.add_argument("--checkpoint", required=True,
                  help="a directory written by `convert from-hf` or by a "
                  "training run (its latest checkpoint is exported)")
-  p.add_argument("--out", required=True, help="the directory to create")
+  _output_arguments(p, "the SentencePiece model to ship (default: the one "
+                    "in the checkpoint directory)")
   p.add_argument("--dtype", default=None, choices=("F32", "BF16", "F16"),
                  help="tensor dtype (default: as imported, else F32)")
   p.add_argument("--max_shard_gb", type=float, default=2.0,
                  help="largest safetensors shard, in GiB")
-  p.add_argument("--sentencepiece", default=None,
-                 help="the SentencePiece model to ship (default: the one in "
-                 "the checkpoint directory)")
-  p.add_argument("--overwrite", action="store_true",
-                 help="replace OUT if it exists")
   p.set_defaults(convert_fn=_to_hf)
 
 

@@ -20,6 +20,7 @@ staged and renamed, so OUT is complete or absent.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import shutil
@@ -100,6 +101,11 @@ def convert(model: str, out: str, *, preset_name: str | None = None,
             scan_layers: bool | None = None, sentencepiece: str | None = None,
             overwrite: bool = False,
             block_bytes: int = plan_lib.BLOCK_BYTES) -> Converted:
+  """Converts `model` (a directory or Hub id) into the run directory `out`.
+
+  Reads the shipped presets with `presets.load`, which clears gin's
+  global config: call it before a run's own gin files are parsed.
+  """
   model_dir = hf_source.resolve(model)
   hf_config = hf_configs.read_config(model_dir)
   family = hf_configs.family_of(hf_config, model_dir)
@@ -143,13 +149,6 @@ def convert(model: str, out: str, *, preset_name: str | None = None,
                           os.path.join(out, family.vocab_file)))
     rec.write(tmp)
   return Converted(out, name, preset_file, family.family, cfg,
-                   sum(int(_prod(s)) for p, s in plan.leaves.items()
+                   sum(math.prod(s) for p, s in plan.leaves.items()
                        if p[0] not in plan.skipped),
                    len(plan.entries))
-
-
-def _prod(shape) -> int:
-  n = 1
-  for d in shape:
-    n *= d
-  return n

@@ -20,6 +20,7 @@ CheckpointManager step with one PyTree item per parameter collection
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import json
@@ -143,7 +144,6 @@ class LeafReader:
   @staticmethod
   def _name_of(key: str) -> str:
     # tree_metadata keys are str(tuple) of the path, e.g. "('layers', 'k')".
-    import ast
     return param_name(tuple(str(k) for k in ast.literal_eval(key)))
 
   def _store(self, name: str):

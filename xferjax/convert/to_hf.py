@@ -93,6 +93,7 @@ class _Source:
           f"{family.model_type} model (or their shapes differ)",
           "export a checkpoint of the model its config describes")
     self.entries = [e for e in entries if e.collection not in self.skipped]
+    plan_lib.check_covers(self.entries, self.leaves, self.skipped)
     self.by_hf = {e.hf: e for e in self.entries}
 
   def _reader(self, collection: str) -> orbax_io.LeafReader:
