@@ -42,8 +42,8 @@ class MlmHead(nn.Module):
     bias = self.param("bias", nn.with_logical_partitioning(
         nn.initializers.zeros_init(), ("vocab",)), (cfg.vocab_size,))
     projected = ProjectedHidden(
-        hidden=h, kernel=encoder.embedding_matrix().T, bias=bias,
-        chunk_size=cfg.logits_chunk_size)
+        hidden=h, kernel=encoder.embedding_matrix(), bias=bias,
+        chunk_size=cfg.logits_chunk_size, vocab_major=True)
     if cfg.logits_chunk_size:
       return projected
     return projected.logits()

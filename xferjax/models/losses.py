@@ -18,9 +18,11 @@ averaged by weighting with `num_targets`. Inputs follow the batch contract
                    ranking loss); accuracy = the translation ranks first
   text_to_text     decoder_target_tokens [B,T], decoder_loss_weights [B,T]
 
-Token-level heads accept logits or a `ProjectedHidden`; with the latter the
-logits are computed `chunk_size` positions at a time, rematerialised in the
-backward pass, so a 250k-vocabulary model never holds `[B, L, V]` logits.
+Token-level heads accept logits or a `ProjectedHidden`; with a chunked one
+(`chunk_size` > 0) the weighted loss sums come from
+`xferjax.models.fused_cross_entropy`: logits `chunk_size` positions at a
+time, only where a target is weighted, the backward pass fused in, so a
+250k-vocabulary model never holds `[B, L, V]` logits.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import optax
 
 from xferjax import errors
 from xferjax.evaluation import retrieval
+from xferjax.models import fused_cross_entropy
 from xferjax.models.projection import ProjectedHidden
 
 Array = jax.Array
@@ -66,12 +69,10 @@ def loss_and_metrics(head: str, outputs: Any, batch: Batch, *,
         f"head {head!r} needs batch features {missing} (the batch has "
         f"{sorted(batch)})", "use the feature converter of this head type")
   if head == "mlm":
-    losses, correct = token_cross_entropy(outputs, batch["targets"])
-    return _weighted(losses, correct, batch["loss_weights"])
+    return _weighted_tokens(outputs, batch["targets"], batch["loss_weights"])
   if head == "text_to_text":
-    losses, correct = token_cross_entropy(outputs,
-                                          batch["decoder_target_tokens"])
-    return _weighted(losses, correct, batch["decoder_loss_weights"])
+    return _weighted_tokens(outputs, batch["decoder_target_tokens"],
+                            batch["decoder_loss_weights"])
   if head in ("classification", "multiple_choice"):
     losses, correct = _cross_entropy(outputs, batch["label"])
     return _weighted(losses, correct, jnp.ones(losses.shape, jnp.float32))
@@ -94,47 +95,37 @@ def _cross_entropy(logits: Array, labels: Array) -> tuple[Array, Array]:
 def _weighted(losses: Array, correct: Array,
               weights: Array) -> tuple[Array, Metrics]:
   weights = weights.astype(jnp.float32)
-  total = weights.sum()
+  return _metrics((losses * weights).sum(), (correct * weights).sum(),
+                  weights.sum())
+
+
+def _metrics(loss_sum: Array, correct_sum: Array,
+             total: Array) -> tuple[Array, Metrics]:
   denom = jnp.maximum(total, 1.0)
-  loss = (losses * weights).sum() / denom
-  return loss, {"loss": loss,
-                "accuracy": (correct * weights).sum() / denom,
+  loss = loss_sum / denom
+  return loss, {"loss": loss, "accuracy": correct_sum / denom,
                 "num_targets": total}
+
+
+def _weighted_tokens(outputs: Any, targets: Array,
+                     weights: Array) -> tuple[Array, Metrics]:
+  """Per-token targets: fused and chunked for a chunked `ProjectedHidden`."""
+  if isinstance(outputs, ProjectedHidden) and outputs.chunk_size:
+    weights = weights.astype(jnp.float32)
+    loss_sum, correct_sum = fused_cross_entropy.weighted_sums(
+        outputs, targets, weights)
+    return _metrics(loss_sum, correct_sum, weights.sum())
+  losses, correct = token_cross_entropy(outputs, targets)
+  return _weighted(losses, correct, weights)
 
 
 def token_cross_entropy(outputs: Any, targets: Array) -> tuple[Array, Array]:
   """Per-token cross-entropy and correctness `[B, L]` from logits or a
-  `ProjectedHidden` (chunked when its `chunk_size` > 0)."""
-  if not isinstance(outputs, ProjectedHidden):
-    return _cross_entropy(outputs, targets)
-  if not outputs.chunk_size:
-    return _cross_entropy(outputs.logits(), targets)
-  return _chunked_cross_entropy(outputs, targets)
-
-
-def _chunked_cross_entropy(proj: ProjectedHidden,
-                           targets: Array) -> tuple[Array, Array]:
-  batch, length, _ = proj.hidden.shape
-  size = min(proj.chunk_size, length)
-  n = -(-length // size)
-  pad = n * size - length
-  hidden = jnp.pad(proj.hidden, ((0, 0), (0, pad), (0, 0)))
-  padded_targets = jnp.pad(targets, ((0, 0), (0, pad)))
-  # [n, batch, size, ...]: chunks along the length, batch sharding kept.
-  hidden = hidden.reshape(batch, n, size, -1).swapaxes(0, 1)
-  padded_targets = padded_targets.reshape(batch, n, size).swapaxes(0, 1)
-
-  @jax.checkpoint
-  def chunk(args):
-    h, t = args
-    logits = proj.logits_of(h)
-    target_logit = jnp.take_along_axis(logits, t[..., None], -1)[..., 0]
-    losses = jax.nn.logsumexp(logits, -1) - target_logit
-    return losses, jnp.argmax(logits, -1) == t
-
-  losses, correct = jax.lax.map(chunk, (hidden, padded_targets))
-  unchunk = lambda x: x.swapaxes(0, 1).reshape(batch, n * size)[:, :length]
-  return unchunk(losses), unchunk(correct)
+  `ProjectedHidden` (whose full logits this computes: the plain reference
+  of the fused path)."""
+  if isinstance(outputs, ProjectedHidden):
+    outputs = outputs.logits()
+  return _cross_entropy(outputs, targets)
 
 
 def _span(logits: Array, batch: Batch) -> tuple[Array, Metrics]:
