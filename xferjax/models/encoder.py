@@ -209,14 +209,8 @@ class Encoder(nn.Module):
       self.embed_norm = layers.layer_norm(cfg.layer_norm_eps,
                                           cfg.compute_dtype, "embed_norm")
     self.embed_dropout = nn.Dropout(cfg.dropout_rate)
-    layer_cls = stacking.layer_class(
-        EncoderLayer, num_layers=cfg.num_layers, scan=cfg.scan_layers,
-        remat_policy=cfg.remat_policy, static_argnums=(3, 4))
-    if cfg.scan_layers:
-      self.layers = layer_cls(cfg, name=stacking.SCANNED_NAME)
-    else:
-      self.layers = [layer_cls(cfg, name=f"{stacking.UNROLLED_PREFIX}{i}")
-                     for i in range(cfg.num_layers)]
+    self.layers = stacking.build_stack(cfg, EncoderLayer, cfg.num_layers,
+                                       static_argnums=(3, 4))
     if cfg.pre_layer_norm:
       self.final_norm = layers.layer_norm(cfg.layer_norm_eps,
                                           cfg.compute_dtype, "final_norm")

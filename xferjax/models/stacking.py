@@ -72,6 +72,20 @@ def layer_class(layer_cls: type[nn.Module], *, num_layers: int, scan: bool,
   return cls
 
 
+def build_stack(cfg: Any, layer_cls: type[nn.Module], num_layers: int,
+                static_argnums: tuple[int, ...]) -> Any:
+  """The layers of one stack, as `cfg.scan_layers` asks: one scanned module
+  named `SCANNED_NAME`, or `num_layers` modules `UNROLLED_PREFIX<i>` (the
+  names checkpoints and the converters rely on). `cfg` needs
+  `scan_layers` and `remat_policy`; modules get `cfg` as their only field."""
+  cls = layer_class(layer_cls, num_layers=num_layers, scan=cfg.scan_layers,
+                    remat_policy=cfg.remat_policy,
+                    static_argnums=static_argnums)
+  if cfg.scan_layers:
+    return cls(cfg, name=SCANNED_NAME)
+  return [cls(cfg, name=f"{UNROLLED_PREFIX}{i}") for i in range(num_layers)]
+
+
 def apply_stack(stack: Any, x: jax.Array, *args,
                 collect: bool = False) -> tuple[jax.Array, Any]:
   """Runs a layer stack made by `layer_class`: a scanned module or a list.

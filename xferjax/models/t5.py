@@ -268,15 +268,8 @@ class T5Encoder(nn.Module):
     cfg = self.cfg
     self.relpos = RelativePositionBias(cfg, bidirectional=True,
                                        name="relpos_bias")
-    layer_cls = stacking.layer_class(
-        T5EncoderLayer, num_layers=cfg.num_encoder_layers,
-        scan=cfg.scan_layers, remat_policy=cfg.remat_policy,
-        static_argnums=(3, 4))
-    if cfg.scan_layers:
-      self.layers = layer_cls(cfg, name=stacking.SCANNED_NAME)
-    else:
-      self.layers = [layer_cls(cfg, name=f"{stacking.UNROLLED_PREFIX}{i}")
-                     for i in range(cfg.num_encoder_layers)]
+    self.layers = stacking.build_stack(
+        cfg, T5EncoderLayer, cfg.num_encoder_layers, static_argnums=(3, 4))
     self.final_norm = _norm(cfg, "final_norm")
     self.dropout = nn.Dropout(cfg.dropout_rate)
 
@@ -328,15 +321,8 @@ class T5Decoder(nn.Module):
     cfg = self.cfg
     self.relpos = RelativePositionBias(cfg, bidirectional=False,
                                        name="relpos_bias")
-    layer_cls = stacking.layer_class(
-        T5DecoderLayer, num_layers=cfg.num_decoder_layers,
-        scan=cfg.scan_layers, remat_policy=cfg.remat_policy,
-        static_argnums=(5, 6))
-    if cfg.scan_layers:
-      self.layers = layer_cls(cfg, name=stacking.SCANNED_NAME)
-    else:
-      self.layers = [layer_cls(cfg, name=f"{stacking.UNROLLED_PREFIX}{i}")
-                     for i in range(cfg.num_decoder_layers)]
+    self.layers = stacking.build_stack(
+        cfg, T5DecoderLayer, cfg.num_decoder_layers, static_argnums=(5, 6))
     self.final_norm = _norm(cfg, "final_norm")
     self.dropout = nn.Dropout(cfg.dropout_rate)
     self.decode_position = DecodePosition(name="decode_position")
