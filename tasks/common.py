@@ -33,9 +33,9 @@ from typing import Any, Callable, Sequence
 import seqio
 import tensorflow as tf
 
-from xferjax.data import features, ladders, span, tagging, vocab
+from xferjax.data import features, ladders, span, tagging, task_info, vocab
 
-T2T_PREFIX = "mt5."
+T2T_PREFIX = task_info.T2T_PREFIX
 
 XLMR = vocab.xlmr_vocabulary()
 MT5 = vocab.mt5_vocabulary()
@@ -74,7 +74,14 @@ class Family:
   label_names: Sequence[str] | features.LabelVocabulary | None = None
   num_choices: int = 0
 
-  def encoder_features(self) -> dict[str, seqio.Feature]:
+  def encoder_features(self, text: seqio.Feature = _TEXT
+                       ) -> dict[str, seqio.Feature]:
+    """The encoder features; `text` is the feature of every text field
+    (the mT5 vocabulary's for the retrieval families' `mt5.` twins)."""
+    if self.name in ("retrieval", "sentences"):
+      if self.name == "retrieval":
+        return {"text_a": text, "text_b": text, "index": _INDEX}
+      return {"text_a": text, "side": _INDEX, "index": _INDEX}
     if self.name == "pair":
       return {"text_a": _TEXT, "text_b": _TEXT,
               "label": features.label_feature(self.label_names)}
@@ -88,10 +95,6 @@ class Family:
     if self.name == "tagging":
       return {"tokens": _TEXT,
               "tags": features.label_feature(self.label_names, rank=1)}
-    if self.name == "retrieval":
-      return {"text_a": _TEXT, "text_b": _TEXT, "index": _INDEX}
-    if self.name == "sentences":
-      return {"text_a": _TEXT, "side": _INDEX, "index": _INDEX}
     raise ValueError(f"unknown family {self.name!r}; one of {FAMILIES}")
 
   def encoder_preprocessors(self) -> list[Callable]:
@@ -115,12 +118,21 @@ def _split_choices(num_choices: int):
   return split
 
 
+_MT5_TEXT = seqio.Feature(MT5, add_eos=False)  # the converter adds EOS
+
+
 def register(name: str, family: Family, source: seqio.DataSource,
              t2t_format: Callable | None = None,
              ladder_sizes: Sequence[int] = (),
              ladder_seed: int = ladders.DEFAULT_SEED) -> list[str]:
   """Registers `name` (encoder), `mt5.<name>` (if `t2t_format`) and their
-  nested ladder variants `<name>_n<N>`; returns the names."""
+  nested ladder variants `<name>_n<N>`; returns the names.
+
+  The retrieval families have no text-to-text format: their `mt5.<name>`
+  twin has the same sentence features in the mT5 vocabulary, for sentence
+  embeddings from the mT5 encoder. A format with `target_labels` (class
+  order) records them, with the family's label names, in
+  `xferjax.data.task_info` so generated labels can be scored."""
   names = []
   variants = [(name, source)] + [
       (ladders.ladder_name(name, n), ladders.LadderSource(source, n,
@@ -131,11 +143,22 @@ def register(name: str, family: Family, source: seqio.DataSource,
              preprocessors=family.encoder_preprocessors(),
              output_features=family.encoder_features())
     names.append(task_name)
-    if t2t_format is not None:
+    if family.name in ("retrieval", "sentences"):
+      add_task(t2t_name(task_name), source=task_source,
+               preprocessors=family.encoder_preprocessors(),
+               output_features=family.encoder_features(_MT5_TEXT))
+      names.append(t2t_name(task_name))
+    elif t2t_format is not None:
       add_task(t2t_name(task_name), source=task_source,
                preprocessors=[t2t_format, seqio.preprocessors.tokenize,
                               seqio.preprocessors.append_eos_after_trim],
                output_features=_T2T)
+      labels = getattr(t2t_format, "target_labels", None)
+      if labels is not None:
+        names_of = getattr(family.label_names, "label_names",
+                           family.label_names)
+        task_info.set_info(t2t_name(task_name), target_labels=tuple(labels),
+                           class_names=tuple(names_of or labels))
       names.append(t2t_name(task_name))
   return names
 
@@ -172,18 +195,25 @@ def glue_format(benchmark: str, field_names: Sequence[str],
 
   `field_names` name text_a and text_b in that order."""
   a_name, b_name = field_names
-  return _map(lambda ex: {
+  return _with_target_labels(_map(lambda ex: {
       "inputs": _join([benchmark, f"{a_name}:", ex["text_a"], f"{b_name}:",
                        ex["text_b"]]),
-      "targets": _label_text(ex["label"], label_names)})
+      "targets": _label_text(ex["label"], label_names)}), label_names)
+
+
+def _with_target_labels(preprocess, labels):
+  """Marks a classification format with its targets in class order."""
+  preprocess.target_labels = tuple(labels)
+  return preprocess
 
 
 def xnli_format():
   """multilingual-t5's XNLI: 'xnli: premise: p hypothesis: h' -> '0|1|2'."""
-  return _map(lambda ex: {
+  return _with_target_labels(_map(lambda ex: {
       "inputs": _join(["xnli: premise:", ex["text_a"], "hypothesis:",
                        ex["text_b"]]),
-      "targets": tf.strings.as_string(tf.cast(ex["label"], tf.int32))})
+      "targets": tf.strings.as_string(tf.cast(ex["label"], tf.int32))}),
+                             ("0", "1", "2"))
 
 
 UNANSWERABLE = "unanswerable"

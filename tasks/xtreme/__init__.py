@@ -26,9 +26,10 @@ registration, evaluation and scoring never disagree.
   tatoeba.<lang>         test                Tatoeba files only (pairs)
 
 English training data for XQuAD and MLQA is SQuAD v1.1 (`squad_v1`, see
-`tasks.intermediate`). Every task except the retrieval ones also exists as
-`mt5.<name>` in the multilingual-t5 formats (UD-POS: ours); retrieval uses
-encoder sentence embeddings, which the mT5 text-to-text head does not give.
+`tasks.intermediate`). Every task also exists as `mt5.<name>`: in the
+multilingual-t5 formats (UD-POS: ours), and for the retrieval tasks the same
+sentences in the mT5 vocabulary (`text <eos>`), embedded by the mT5 encoder.
+BUCC's gold pairs (per split) are recorded in `xferjax.data.task_info`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from xferjax import errors
-from xferjax.data import sources, vocab
+from xferjax.data import sources, task_info, vocab
 from xferjax.data.readers import common as readers_common
 from xferjax.data.readers import conllu, layouts, panx, parallel
 from xferjax.data.readers import seqio_source
@@ -134,6 +135,24 @@ def _bucc_sentences(lang: str):
   return dataset_fn
 
 
+def _bucc_gold(lang: str):
+  """split -> BUCC gold pairs, None when that split's .gold file is absent
+  (a malformed one is an error naming file and line)."""
+
+  def gold(split):
+    data_dir = sources.data_dir_of("bucc2018") or ""
+    try:
+      layouts.get_layout("bucc2018").resolve(data_dir, split, lang,
+                                             side="gold")
+    except errors.DataError:
+      return None
+    return [(g["source_id"], g["target_id"]) for g in parallel.read_bucc_gold(
+        data_dir, split, lang,
+        on_error=vocab.gin_macro_value(sources.ON_ERROR_MACRO) or "raise")]
+
+  return gold
+
+
 def _tatoeba(ex):
   return {"text_a": ex["source"], "text_b": ex["target"],
           "index": tf.cast(ex["index"], tf.int32)}
@@ -227,6 +246,9 @@ def register() -> list[str]:
     for task, family, fn, splits, t2t in _table(lang):
       names += common.register(f"{task}.{lang}", family,
                                sources.function_source(fn, splits), t2t)
+  for lang in languages("bucc2018"):
+    for name in (f"bucc2018.{lang}", common.t2t_name(f"bucc2018.{lang}")):
+      task_info.set_info(name, gold_pairs=_bucc_gold(lang))
   for context_lang, question_lang in _mlqa_cross_pairs():
     fn = sources.files_dataset_fn(
         "mlqa", squad_json.read_mlqa, squad_json.FEATURES,

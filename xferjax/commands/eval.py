@@ -2,7 +2,8 @@
 
 from xferjax.commands import gin_flags
 
-HELP = "evaluate a trained run's checkpoint on tasks (gin: runs/eval.gin)"
+HELP = ("evaluate a trained run's checkpoint on tasks, any head, written in "
+        "the XTREME layout (gin: runs/eval.gin)")
 
 
 def add_arguments(parser):
@@ -15,6 +16,8 @@ def run(args) -> int:
 
   results = run_eval(EvalRun())
   for task, metrics in results.items():
-    print(f"{task}: accuracy {metrics['accuracy']:.2f} "
-          f"({metrics['num_examples']} examples)")
+    shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()
+                      if isinstance(v, float))
+    print(f"{task}: {shown or 'no gold'} ({metrics['num_examples']} "
+          "examples)")
   return 0

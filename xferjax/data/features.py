@@ -92,9 +92,11 @@ def with_scalar_lengths(converter: seqio.FeatureConverter,
   """seqio wants a length for every task feature, scalars too: add them.
 
   Users give the lengths of text features only (e.g. text_a/text_b); rank-0
-  features such as `label` get a nominal length of 1.
+  features such as `label` get a nominal length of 1. Lengths of features
+  the converter does not take are dropped, so one dict can serve several
+  heads (a multi-task mixture; BUCC sentences and Tatoeba pairs).
   """
-  full = dict(lengths)
+  full = {k: v for k, v in lengths.items() if k in converter.TASK_FEATURES}
   for name, spec in converter.TASK_FEATURES.items():
     if spec.rank == 0:
       full.setdefault(name, 1)
@@ -141,6 +143,18 @@ class EncoderConverter(seqio.FeatureConverter):
     length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
     return ds.map(lambda ex: self.convert_example(ex, length),
                   num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def t5_input(segment, special_ids: Mapping[str, int],
+             length: int) -> dict[str, tf.Tensor]:
+  """`text <eos>` padded with 0: mT5's encoder input (no <cls>/<sep>), for
+  the encoder-embedding converter of the mT5 family."""
+  tokens = tf.concat([tf.cast(segment, tf.int32),
+                      [special_ids["eos"]]], axis=0)[:length]
+  tokens = tf.pad(tokens, [[0, length - tf.shape(tokens)[0]]],
+                  constant_values=special_ids["pad"])
+  return {"input_ids": tokens,
+          "attention_mask": tf.cast(tokens != special_ids["pad"], tf.int32)}
 
 
 def stacked(rows) -> dict[str, tf.Tensor]:
@@ -237,6 +251,7 @@ class EncoderEmbeddingConverter(EncoderConverter):
   `pair_rows` flattens a batch to [2B, L] rows with `match`. Single-
   sentence tasks (BUCC) give [L] rows with `side` (0 source, 1 English) and
   `match` = -1. `index` is the position of the pair or sentence in its split.
+  With the mT5 family's special ids (pad and eos only) a row is `text <eos>`.
   """
 
   def __init__(self, special_ids: Mapping[str, int], pair: bool = True,
@@ -256,21 +271,26 @@ class EncoderEmbeddingConverter(EncoderConverter):
                              "match": _spec(0)}
     super().__init__(special_ids, **kwargs)
 
+  def _row(self, tokens, length):
+    # Special ids without <cls> are the mT5 family's (pad, eos).
+    if "cls" not in self._ids:
+      return t5_input(tokens, self._ids, length)
+    return encoder_input([tokens], self._ids, length)
+
   def convert_example(self, ex, length):
     index = tf.cast(ex["index"], tf.int32)
     if not self._pair:
-      return {**encoder_input([ex["text_a"]], self._ids, length),
+      return {**self._row(ex["text_a"], length),
               "side": tf.cast(ex["side"], tf.int32), "index": index,
               "match": tf.constant(-1, tf.int32)}
-    rows = [encoder_input([ex[k]], self._ids, length)
-            for k in ("text_a", "text_b")]
+    rows = [self._row(ex[k], length) for k in ("text_a", "text_b")]
     return {**stacked(rows), "index": index}
 
   def get_model_feature_lengths(self, task_feature_lengths):
     text = [task_feature_lengths["text_a"]]
     if self._pair:
       text.append(task_feature_lengths["text_b"])
-    length = max(text) + 2
+    length = max(text) + (2 if "cls" in self._ids else 1)
     lengths = {"input_ids": length, "attention_mask": length, "index": 1}
     if not self._pair:
       lengths.update(side=1, match=1)
@@ -331,9 +351,29 @@ def _embedding_converter(task, special_ids, **options):
       special_ids, pair="text_b" in task.output_features, **options)
 
 
+class TextToTextConverter(seqio.EncDecFeatureConverter):
+  """seqio's EncDecFeatureConverter (unpacked), with `decoder_loss_weights`
+  as float32, the dtype of the batch contract (`models.api.batch_shapes`)."""
+
+  MODEL_FEATURES = {
+      **seqio.EncDecFeatureConverter.MODEL_FEATURES,
+      "decoder_loss_weights": seqio.FeatureConverter.FeatureSpec(
+          dtype=tf.float32)}
+
+  def __init__(self, **kwargs):
+    kwargs.setdefault("pack", False)
+    super().__init__(**kwargs)
+
+  def _convert_features(self, ds, task_feature_lengths):
+    ds = super()._convert_features(ds, task_feature_lengths)
+    return ds.map(lambda ex: {**ex, "decoder_loss_weights": tf.cast(
+        ex["decoder_loss_weights"], tf.float32)},
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def _text_to_text_converter(task, special_ids, **options):
   del task, special_ids  # mT5 inputs carry their own EOS; pad is 0.
-  return seqio.EncDecFeatureConverter(pack=False, **options)
+  return TextToTextConverter(**options)
 
 
 # head type -> (task, special_ids, **options) -> converter. One table, so the
@@ -354,13 +394,24 @@ def converter_for(task: seqio.Task, head: str,
                   **options) -> seqio.FeatureConverter:
   """The feature converter that turns `task`'s features into `head`'s batch.
 
-  `options` go to the converter (e.g. span `max_length`, `doc_stride`).
+  `options` go to the converter (e.g. span `max_length`, `doc_stride`);
+  one it does not take is a ConfigError naming it.
   """
   if head not in CONVERTERS:
     raise errors.ConfigError(
         f"no feature converter for head {head!r} (task {task.name!r})",
         f"use one of {sorted(CONVERTERS)}")
-  return CONVERTERS[head](task, special_ids, **options)
+  try:
+    return CONVERTERS[head](task, special_ids, **options)
+  except TypeError as e:
+    if "unexpected keyword argument" not in str(e):
+      raise
+    raise errors.ConfigError(
+        f"the {head} feature converter of task {task.name!r} takes no "
+        f"option {str(e).rsplit(' ', 1)[-1]} (options given: "
+        f"{sorted(options)})",
+        "fix TrainRun.converter_options (keyed by head, e.g. {'span': "
+        "{'max_length': 384, 'doc_stride': 128}})") from None
 
 
 # Output features that identify a task's head, checked in this order.

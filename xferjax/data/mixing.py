@@ -14,6 +14,12 @@ tagging, multiple choice) cannot share a batch: a `MultiTaskMixture` names
 them and their rates, and `MultiTaskBatcher` draws, for each global step,
 which task that step's batch comes from (seeded by step, so resumption and
 any number of hosts see the same sequence of tasks), as jiant does.
+`MixedBatcher` mixes tasks of one layout per example instead (T5's
+mixing), for text-to-text mixtures, with the same guarantees.
+
+An epoch of a mixture is defined as sum of its tasks' (capped) training
+sizes / batch size steps: as many examples as the tasks hold together
+(`xferjax.study.schedule` turns a mixture's epochs into steps so).
 """
 
 from __future__ import annotations
@@ -134,11 +140,65 @@ class MultiTaskBatcher:
   def task_at(self, step: int) -> str:
     return self.names[int(self._block(step // self.BLOCK)[step % self.BLOCK])]
 
+  def draws(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """For draws start..start+count-1: each one's task index and how many
+    earlier draws picked the same task (its position in that task's
+    stream). A pure function of (seed, draw index)."""
+    tasks = np.empty(count, np.int64)
+    positions = np.empty(count, np.int64)
+    done = 0
+    while done < count:
+      b, offset = divmod(start + done, self.BLOCK)
+      block = self._block(b)
+      take = min(count - done, self.BLOCK - offset)
+      seen = self._counts_before(b) + np.stack(
+          [np.sum(block[:offset] == t) for t in range(len(self.names))])
+      for i, t in enumerate(block[offset:offset + take]):
+        tasks[done + i] = t
+        positions[done + i] = seen[t]
+        seen[t] += 1
+      done += take
+    return tasks, positions
+
   def batch(self, step: int):
     """(task, its batch): a task's k-th draw is its StepBatcher's step k."""
-    b, offset = divmod(step, self.BLOCK)
-    block = self._block(b)
-    t = int(block[offset])
-    k = int(self._counts_before(b)[t] + np.sum(block[:offset] == t))
-    name = self.names[t]
-    return name, self.batchers[name].batch(k)
+    (t,), (k,) = self.draws(step, 1)
+    name = self.names[int(t)]
+    return name, self.batchers[name].batch(int(k))
+
+
+class MixedBatcher(MultiTaskBatcher):
+  """Tasks of one feature layout (a text-to-text seqio.Mixture) mixed per
+  example, as T5 mixes: row r of step s is draw s * batch_size + r, whose
+  task is drawn with the mixture's rates and whose example is that task's
+  next one in its own seeded epoch order (`StepBatcher.examples_at`).
+  `batch(step)` is this process' rows of the global batch."""
+
+  def __init__(self, batchers, probabilities, seed: int, batch_size: int,
+               host_slice=None):
+    super().__init__(batchers, probabilities, seed)
+    self.batch_size = batch_size
+    self._host_slice = host_slice or (lambda rows: rows)
+    keys = {n: sorted(b.arrays) for n, b in batchers.items()}
+    if len({tuple(k) for k in keys.values()}) != 1:
+      raise errors.ConfigError(
+          f"mixture tasks have different features ({keys}), so they cannot "
+          "share a batch", "mix tasks of one head and feature lengths")
+
+  def batch(self, step: int):
+    tasks, positions = self.draws(step * self.batch_size, self.batch_size)
+    rows = self._host_slice(np.arange(self.batch_size))
+    tasks, positions = tasks[rows], positions[rows]
+    out = None
+    for t, name in enumerate(self.names):
+      picked = np.flatnonzero(tasks == t)
+      if not picked.size:
+        continue
+      batcher = self.batchers[name]
+      examples = batcher.examples_at(positions[picked])
+      if out is None:
+        out = {k: np.empty((len(rows),) + v.shape[1:], v.dtype)
+               for k, v in batcher.arrays.items()}
+      for k, v in batcher.arrays.items():
+        out[k][picked] = v[examples]
+    return out

@@ -22,6 +22,10 @@ import tensorflow as tf
 
 from xferjax import errors
 from xferjax.data import features
+# Eager: mixing registers gin configurables (MixingRates), which must exist
+# before gin parses and locks its config; a lazy import at the first task
+# lookup would come too late.
+from xferjax.data import mixing
 
 tf.config.set_visible_devices([], "GPU")  # TF is only a data library here.
 
@@ -29,7 +33,6 @@ tf.config.set_visible_devices([], "GPU")  # TF is only a data library here.
 def get_task_or_mixture(name: str):
   """The registered task or mixture (a seqio one, or a multi-head
   `mixing.MultiTaskMixture`), or an error listing close names."""
-  from xferjax.data import mixing  # pylint: disable=g-import-not-at-top
   multitask = mixing.get_multitask(name)
   if multitask is not None:
     return multitask
@@ -86,6 +89,35 @@ def load_examples(name: str, split: str, task_feature_lengths: dict[str, int],
   return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
 
+def _to_python(value):
+  """numpy/bytes from tf.data -> plain Python (str, int, float, lists)."""
+  if isinstance(value, dict):
+    return {k: _to_python(v) for k, v in value.items()}
+  if isinstance(value, bytes):
+    return value.decode("utf-8")
+  if isinstance(value, np.ndarray):
+    return [_to_python(v) for v in value] if value.ndim else _to_python(
+        value.item())
+  if isinstance(value, np.generic):
+    return value.item()
+  return value
+
+
+def raw_examples(name: str, split: str) -> list[dict]:
+  """A task's source examples of one split, before preprocessing, in the
+  order `load_examples` converts them (what evaluation reads gold answers,
+  original words and contexts from)."""
+  task = get_task_or_mixture(name)
+  if not isinstance(task, seqio.Task):
+    raise errors.ConfigError(f"{name!r} is a mixture, not a task",
+                             "evaluate its tasks one by one")
+  if split not in task.splits:
+    raise errors.ConfigError(f"{name!r} has no split {split!r}",
+                             f"use one of {sorted(task.splits)}")
+  ds = task.source.get_dataset(split=split, shuffle=False)
+  return [_to_python(ex) for ex in ds.as_numpy_iterator()]
+
+
 def num_examples(arrays: dict[str, np.ndarray]) -> int:
   return len(next(iter(arrays.values())))
 
@@ -111,11 +143,16 @@ class StepBatcher:
           if self.shuffle else np.arange(self.size))
     return self._perm_cache[epoch]
 
+  def examples_at(self, positions: np.ndarray) -> np.ndarray:
+    """Example indices at stream positions (position p is the p-th example
+    drawn since the start: epoch p // size, offset p % size)."""
+    epochs, offsets = np.divmod(np.asarray(positions, np.int64), self.size)
+    return np.array([self._epoch_order(e)[o] for e, o in zip(epochs, offsets)],
+                    np.int64)
+
   def indices(self, step: int) -> np.ndarray:
     start = step * self.batch_size
-    positions = np.arange(start, start + self.batch_size)
-    epochs, offsets = np.divmod(positions, self.size)
-    return np.array([self._epoch_order(e)[o] for e, o in zip(epochs, offsets)])
+    return self.examples_at(np.arange(start, start + self.batch_size))
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     idx = host_slice(self.indices(step))

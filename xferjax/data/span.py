@@ -136,6 +136,15 @@ class EncoderSpanConverter(seqio.FeatureConverter):
     self.max_question_length = max_question_length
     super().__init__(pack=False, **kwargs)
 
+  # The context is cut into windows here, never trimmed: task feature
+  # lengths need only the question's (e.g. {'question': 64}).
+  UNLIMITED = 2 ** 31 - 1
+
+  def __call__(self, ds, task_feature_lengths):
+    lengths = dict(task_feature_lengths)
+    lengths.setdefault("context", self.UNLIMITED)
+    return super().__call__(ds, lengths)
+
   def _convert_features(self, ds, task_feature_lengths):
     del task_feature_lengths
     ids, length, stride = self._ids, self.max_length, self.doc_stride

@@ -3,9 +3,12 @@
 `results`: one row per measured number:
   model, params, intermediate_task, n_examples, seed, target_task, language,
   split, metric, value
-`examples`: per-example scores (0 or 100 for accuracy) with the same keys
-plus `example_index`, so the analysis can bootstrap over evaluation
-examples, paired between a cell and its baseline.
+`examples`: per-example scores with the same keys plus `example_index`, one
+row per example and metric (0/100 for accuracy, the question's EM/F1 for
+QA, the linearisation of corpus-level metrics such as entity F1 or BUCC F1:
+`xferjax.train.example_scores`), so the analysis can bootstrap over
+evaluation examples for every metric, paired between a cell and its
+baseline.
 
 Baseline rows have intermediate_task "none" and n_examples 0. Both tables
 are rebuilt from the run directories on every collection, so they always
@@ -14,7 +17,6 @@ match what is on disk; missing phases are listed, never guessed.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 
@@ -25,14 +27,7 @@ from xferjax.study import pipeline
 from xferjax.study.tables import (EXAMPLE_COLUMNS, NO_INTERMEDIATE,
                                   RESULT_COLUMNS)
 from xferjax.train import results_io
-
-
-def _read_predictions(path: str) -> list[tuple[int, float]]:
-  """(index, 0/100) per example from an evaluator predictions TSV."""
-  with open(path) as f:
-    rows = list(csv.DictReader(f, delimiter="\t"))
-  return [(int(r["index"]), 100.0 * (r["prediction"] == r["label"]))
-          for r in rows]
+from xferjax.train.evaluator import SCORES_SUFFIX, read_example_scores
 
 
 def _n_examples(study, cell: pipeline.Cell) -> int:
@@ -79,14 +74,16 @@ def collect(study, params_by_model: dict[str, int]
                        "language": language, "metric": metric,
                        "value": float(value)})
         path = os.path.join(run_dir, "predictions",
-                            f"{task}.{key['split']}.tsv")
-        # Per-example scores exist for accuracy (a prediction is right or
-        # wrong); other metrics (F1) are bootstrapped over seeds only.
-        if "accuracy" in results["eval"][task] and os.path.exists(path):
-          for index, value in _read_predictions(path):
-            example_rows.append({**key, "language": language,
-                                 "example_index": index,
-                                 "metric": "accuracy", "value": value})
+                            f"{task}.{key['split']}.{SCORES_SUFFIX}")
+        # Every head writes per-example scores for each of its metrics.
+        if os.path.exists(path):
+          measured = set(results["eval"][task])
+          for index, scores in read_example_scores(path):
+            for metric, value in scores.items():
+              if metric in measured:
+                example_rows.append({**key, "language": language,
+                                     "example_index": index,
+                                     "metric": metric, "value": value})
   results_df = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
   examples_df = pd.DataFrame(example_rows, columns=list(EXAMPLE_COLUMNS))
   return results_df, examples_df, missing

@@ -21,7 +21,6 @@ import numpy as np
 from xferjax import errors, partitioning
 from xferjax.train.checkpointing import Checkpointer
 from xferjax.train.early_stopping import EarlyStopping
-from xferjax.train.evaluator import Evaluator
 from xferjax.train.metrics import MetricsLogger, Throughput, count_tokens
 from xferjax.train.preemption import PreemptedError, PreemptionWatcher
 from xferjax.train.run_state import Progress
@@ -63,8 +62,10 @@ class TrainLoop:
 
   run: Any  # xferjax.train.trainer.TrainRun
   state: TrainState
-  train_step: Callable
-  batch_fn: Callable[[int], dict[str, np.ndarray]]
+  # One step, or (multi-task) a step per task, when batch_fn returns
+  # (task, batch) pairs.
+  train_step: Callable | dict[str, Callable]
+  batch_fn: Callable[[int], Any]
   partitioner: partitioning.Partitioner
   ckpt: Checkpointer
   logger: MetricsLogger
@@ -72,7 +73,7 @@ class TrainLoop:
   # (step, progress) -> the JSON run state saved with that step.
   run_state_fn: Callable[[int, Progress], dict[str, Any]]
   watcher: PreemptionWatcher
-  evaluator: Evaluator | None = None
+  evaluator: Any = None  # evaluator.Evaluator / EvaluatorGroup
   tracker: EarlyStopping | None = None
 
   def __post_init__(self):
@@ -85,10 +86,14 @@ class TrainLoop:
     run = self.run
     while self.step < run.num_steps and not self.progress.stopped_early:
       batch = self.batch_fn(self.step)
+      train_step = self.train_step
+      if isinstance(batch, tuple):  # multi-task: (task, batch), step per task
+        task, batch = batch
+        train_step = self.train_step[task]
       self._throughput.add(run.batch_size,
                            count_tokens(batch) * jax.process_count())
       with self.partitioner.context():
-        self.state, metrics = self.train_step(
+        self.state, metrics = train_step(
             self.state,
             partitioning.host_local_to_global(batch, self.partitioner))
       self._device_pending.append(metrics)

@@ -37,7 +37,7 @@ from flax import linen as nn
 
 from xferjax import errors, partitioning
 from xferjax.data import features as features_lib
-from xferjax.data import masking, pipeline
+from xferjax.data import masking, mixing, pipeline
 from xferjax.data import vocab as vocab_lib
 from xferjax.models import api
 from xferjax.models.encoder import HEADS_WITH_LABELS
@@ -45,7 +45,8 @@ from xferjax.models.t5 import TEXT_TO_TEXT
 from xferjax.train import checkpointing, optimizer as optimizer_lib
 from xferjax.train import results_io, run_dir, run_state as run_state_lib
 from xferjax.train.early_stopping import EarlyStopping, MODES
-from xferjax.train.evaluator import METRICS_BY_HEAD, Evaluator
+from xferjax.train import multitask
+from xferjax.train.evaluator import Evaluator, EvaluatorGroup, check_head
 from xferjax.train.loop import NONFINITE_POLICIES, TrainLoop, numeric
 from xferjax.train.metrics import MetricsLogger
 from xferjax.train.preemption import PreemptionWatcher
@@ -103,6 +104,10 @@ class TrainRun:
   max_skipped_steps: int = 10
   async_checkpoints: bool = True
   checksum_checkpoints: bool = True
+  # Feature-converter options per head, for training and evaluation, e.g.
+  # {'span': {'max_length': 384, 'doc_stride': 128}} (see
+  # xferjax.data.features.converter_for).
+  converter_options: dict[str, dict[str, Any]] | None = None
 
   def validate(self) -> None:
     for name in ("model_dir", "task", "task_feature_lengths"):
@@ -135,11 +140,16 @@ class TrainRun:
         raise errors.ConfigError(
             f"TrainRun.{name} = {getattr(self, name)!r} is unknown",
             f"use one of {sorted(allowed)}")
-    if self.eval_tasks and self.head not in METRICS_BY_HEAD:
+    if self.eval_tasks and self.head != multitask.MULTI_TASK:
+      check_head(self.head, "TrainRun.eval_tasks")
+    unknown = sorted(set(self.converter_options or {}) -
+                     set(features_lib.CONVERTERS))
+    if unknown or not all(isinstance(v, dict) for v in
+                          (self.converter_options or {}).values()):
       raise errors.ConfigError(
-          f"no evaluation metric for head {self.head!r} yet, so it cannot "
-          "have eval_tasks", "leave TrainRun.eval_tasks empty, or add a "
-          "metric to xferjax.train.evaluator.METRICS_BY_HEAD")
+          f"TrainRun.converter_options must map head names to option dicts "
+          f"(unknown heads: {unknown})", "e.g. {'span': {'max_length': 384, "
+          f"'doc_stride': 128}}; heads: {sorted(features_lib.CONVERTERS)}")
     if self.early_stopping_metric:
       if not self.eval_tasks or self.eval_every <= 0:
         raise errors.ConfigError(
@@ -169,17 +179,16 @@ class TrainRun:
     return d
 
 
-def converter(task, head: str, special_ids: dict[str, int]):
-  """The feature converter of `head` for `task` (`features.converter_for`;
-  text-to-text takes seqio's own EncDecFeatureConverter until that table
-  has it)."""
-  if head == TEXT_TO_TEXT and head not in features_lib.CONVERTERS:
-    return seqio.EncDecFeatureConverter(pack=False)
-  return features_lib.converter_for(task, head, special_ids)
+def converter(task, head: str, special_ids: dict[str, int],
+              options: dict[str, dict[str, Any]] | None = None):
+  """The feature converter of `head` for `task` (`features.converter_for`),
+  with the run's options for that head (`TrainRun.converter_options`)."""
+  return features_lib.converter_for(task, head, special_ids,
+                                    **(options or {}).get(head, {}))
 
 
 # The output feature whose vocabulary sizes the embedding, in this order.
-TEXT_FEATURES = ("text", "text_a", "inputs", "targets")
+TEXT_FEATURES = ("text", "text_a", "tokens", "question", "inputs", "targets")
 
 
 def _text_vocabulary(task):
@@ -194,9 +203,11 @@ def _text_vocabulary(task):
       "'inputs' and 'targets'")
 
 
-def _special_ids(vocab, head: str) -> dict[str, int]:
-  """Encoder heads need <cls>/<sep>/<mask>; text-to-text only pad and eos."""
-  if head == TEXT_TO_TEXT:
+def _special_ids(vocab, head: str, family: str = "encoder"
+                 ) -> dict[str, int]:
+  """Encoder heads need <cls>/<sep>/<mask>; the mT5 family (text-to-text,
+  and its encoder's sentence embeddings) only pad and eos."""
+  if head == TEXT_TO_TEXT or family == "encoder_decoder":
     return {"pad": 0, "eos": vocab.eos_id}
   return vocab_lib.special_ids(vocab)
 
@@ -224,28 +235,38 @@ class PreparedModel:
   param_shardings: Any
   abstract_params: Any  # unboxed ShapeDtypeStructs carrying shardings
   boxed_params: Any  # abstract, with logical axis metadata
+  # rng -> boxed params; None: the model's own (a multi-task run has one
+  # encoder and every task's head, `multitask.init_fn`).
+  init: Any = None
 
   def init_params(self, seed: int):
-    init = jax.jit(lambda r: nn.meta.unbox(api.init_boxed(self.model, r)),
+    boxed = self.init or (lambda r: api.init_boxed(self.model, r))
+    init = jax.jit(lambda r: nn.meta.unbox(boxed(r)),
                    out_shardings=self.param_shardings)
     with self.partitioner.context():
       return init(jax.random.PRNGKey(seed))
 
 
 def prepare_model(model: nn.Module,
-                  partitioner: partitioning.Partitioner) -> PreparedModel:
+                  partitioner: partitioning.Partitioner,
+                  members: dict[str, nn.Module] | None = None
+                  ) -> PreparedModel:
+  """`members`: a multi-task run's model per task (`model` is the first)."""
   with partitioner.context():
-    boxed = api.abstract_params(model)
+    boxed = (multitask.abstract_params(members) if members else
+             api.abstract_params(model))
   partitioning.check_divisible(boxed, partitioner)
   shardings = partitioner.tree_shardings(boxed)
   abstract = checkpointing.abstract_like(nn.meta.unbox(boxed), shardings)
-  return PreparedModel(model, partitioner, shardings, abstract, boxed)
+  return PreparedModel(model, partitioner, shardings, abstract, boxed,
+                       multitask.init_fn(members) if members else None)
 
 
 def num_labels_of(task, head: str) -> int:
   """Head size: the task's label names (for multiple_choice, its choices)."""
   if head in HEADS_WITH_LABELS + ("multiple_choice",):
-    return len(features_lib.label_names_of(task))
+    return len(features_lib.label_names_of(
+        task, "tags" if head == "tagging" else "label"))
   return 1  # unused by the other heads
 
 
@@ -255,8 +276,10 @@ def build_model_for_task(task_name: str, head: str, cfg: Any,
   family, cfg = resolve_model_config(cfg) if family is None else (family,
                                                                     cfg)
   task = pipeline.get_task_or_mixture(task_name)
+  if isinstance(task, seqio.Mixture):
+    task = task.tasks[0]  # one layout: the tasks share features
   vocab = _text_vocabulary(task)
-  special = _special_ids(vocab, head)
+  special = _special_ids(vocab, head, family)
   if vocab.vocab_size > cfg.vocab_size:
     raise errors.ShapeError(
         f"task {task_name!r} uses a vocabulary of {vocab.vocab_size} pieces "
@@ -279,15 +302,153 @@ def _check_batch(run: TrainRun, partitioner: partitioning.Partitioner):
         f"make batch_size a multiple of grad_accum_steps x {shards}")
 
 
-def _batch_fn(run: TrainRun, batcher: pipeline.StepBatcher,
-              special: dict[str, int], vocab_size: int):
+def _batch_fn(run: TrainRun, batcher, head: str, special: dict[str, int],
+              vocab_size: int):
   """step -> this process' rows of the global batch (masked for MLM)."""
-  if run.head != "mlm":
+  if head != "mlm":
     return batcher.batch
   specials = tuple(special[k] for k in ("pad", "eos", "cls", "sep", "mask"))
   return lambda step: masking.mask_tokens(
       batcher.batch(step), seed=run.seed, step=step, mask_id=special["mask"],
       vocab_size=vocab_size, special_ids=specials)
+
+
+def _member_seed(seed: int, index: int) -> int:
+  """Each mixture task shuffles with its own seed (a function of the
+  run's)."""
+  return seed * 1009 + index + 1
+
+
+@dataclasses.dataclass
+class TrainingSetup:
+  """What a run trains on: the model(s), the batches and their steps.
+
+  `members` (multi-task mixtures) holds one `multitask.Member` per task;
+  `batch_fn(step)` then returns (task, batch) and `make_steps` a step per
+  task."""
+
+  prepared: PreparedModel
+  batch_fn: Any
+  num_examples: int
+  special: dict[str, int]
+  head: str
+  members: dict[str, multitask.Member] | None = None
+
+  def make_steps(self, run: TrainRun, optimizer, state_shardings):
+    def jitted(model, freeze_for=None):
+      step = make_train_step(model, optimizer,
+                             jax.random.PRNGKey(run.seed + 1),
+                             run.grad_accum_steps)
+      if freeze_for is not None:
+        step = multitask.freeze_other_heads(step, freeze_for)
+      return jax.jit(step, in_shardings=(state_shardings, None),
+                     out_shardings=(state_shardings, None), donate_argnums=0)
+
+    if self.members is None:
+      return jitted(self.prepared.model)
+    return {t: jitted(m.view, t) for t, m in self.members.items()}
+
+  def make_evaluator(self, run: TrainRun):
+    if not run.eval_tasks:
+      return None
+
+    def evaluator(model, tasks, head, select=None):
+      return Evaluator(
+          dataclasses.replace(self.prepared, model=model), tasks,
+          run.eval_split, run.task_feature_lengths,
+          lambda t: converter(t, head, self.special, run.converter_options),
+          run.eval_batch_size, head=head, select_params=select)
+
+    if self.members is None:
+      return evaluator(self.prepared.model, run.eval_tasks, self.head)
+    unknown = [t for t in run.eval_tasks if t not in self.members]
+    if unknown:
+      raise errors.ConfigError(
+          f"eval_tasks {unknown} are not tasks of the mixture {run.task!r} "
+          f"({sorted(self.members)})", "a multi-task run evaluates its own "
+          "tasks (each with its head); list some of those")
+    return EvaluatorGroup(
+        evaluator(self.members[t].model, (t,), self.members[t].head,
+                  self.members[t].view.select) for t in run.eval_tasks)
+
+
+def _load_batcher(run: TrainRun, name: str, head: str, special, seed: int
+                  ) -> pipeline.StepBatcher:
+  task = pipeline.get_task_or_mixture(name)
+  arrays = pipeline.load_examples(
+      name, run.split, run.task_feature_lengths,
+      converter(task, head, special, run.converter_options))
+  return pipeline.StepBatcher(arrays, run.batch_size, seed=seed)
+
+
+def training_setup(run: TrainRun, model_cfg: Any, family: str,
+                   partitioner: partitioning.Partitioner) -> TrainingSetup:
+  """The model and batches of `run.task`: a task, a seqio Mixture (one
+  layout, mixed per example), or a multi-head `MultiTaskMixture`."""
+  task = pipeline.get_task_or_mixture(run.task)
+  if isinstance(task, mixing.MultiTaskMixture):
+    return _multitask_setup(run, task, model_cfg, family, partitioner)
+  if run.head == multitask.MULTI_TASK:
+    raise errors.ConfigError(
+        f"head {multitask.MULTI_TASK!r} is for multi-task mixtures; "
+        f"{run.task!r} is not one", "set TrainRun.head to the task's head")
+  _, model, special = build_model_for_task(run.task, run.head, model_cfg,
+                                           family)
+  first = task.tasks[0] if isinstance(task, seqio.Mixture) else task
+  vocab_size = _text_vocabulary(first).vocab_size
+  if isinstance(task, seqio.Mixture):
+    batchers = {t.name: _load_batcher(run, t.name, run.head, special,
+                                      _member_seed(run.seed, i))
+                for i, t in enumerate(task.tasks)}
+    batcher = mixing.MixedBatcher(
+        batchers, {t.name: task.get_rate(t) for t in task.tasks}, run.seed,
+        run.batch_size, pipeline.host_slice)
+    size = sum(b.size for b in batchers.values())
+  else:
+    batcher = _load_batcher(run, run.task, run.head, special, run.seed)
+    size = batcher.size
+  return TrainingSetup(prepare_model(model, partitioner),
+                       _batch_fn(run, batcher, run.head, special, vocab_size),
+                       size, special, run.head)
+
+
+def _multitask_setup(run: TrainRun, mixture: mixing.MultiTaskMixture,
+                     model_cfg: Any, family: str,
+                     partitioner: partitioning.Partitioner) -> TrainingSetup:
+  if run.head != multitask.MULTI_TASK:
+    raise errors.ConfigError(
+        f"{run.task!r} mixes tasks of different heads; its run trains one "
+        f"head per task", f"set TrainRun.head = '{multitask.MULTI_TASK}'")
+  members, batch_fns, size = {}, {}, 0
+  for i, name in enumerate(mixture.task_names):
+    head = features_lib.head_of(pipeline.get_task_or_mixture(name))
+    check_accumulation(head, run.grad_accum_steps)
+    task, model, special = build_model_for_task(name, head, model_cfg,
+                                                family)
+    members[name] = multitask.Member(name, head, model)
+    batcher = _load_batcher(run, name, head, special,
+                            _member_seed(run.seed, i))
+    batch_fns[name] = _batch_fn(run, batcher, head, special,
+                                _text_vocabulary(task).vocab_size)
+    size += batcher.size
+  draws = mixing.MultiTaskBatcher(
+      {n: _Batches(f) for n, f in batch_fns.items()},
+      mixture.probabilities(), run.seed)
+  first = next(iter(members.values()))
+  prepared = prepare_model(first.model, partitioner,
+                           {n: m.model for n, m in members.items()})
+  return TrainingSetup(prepared, draws.batch, size, special,
+                       multitask.MULTI_TASK, members)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batches:
+  """A task's batch function where MultiTaskBatcher expects a batcher."""
+
+  fn: Any
+
+  def batch(self, step: int):
+    return self.fn(step)
 
 
 def run_training(run: TrainRun, model_cfg: Any = None,
@@ -310,15 +471,8 @@ def run_training(run: TrainRun, model_cfg: Any = None,
   family, model_cfg = resolve_model_config(model_cfg)
   partitioner = partitioner or partitioning.create_partitioner()
   _check_batch(run, partitioner)
-  task, model, special = build_model_for_task(run.task, run.head, model_cfg,
-                                              family)
-  task_converter = converter(task, run.head, special)
-  vocab_size = _text_vocabulary(task).vocab_size
-  arrays = pipeline.load_examples(run.task, run.split,
-                                  run.task_feature_lengths, task_converter)
-  batcher = pipeline.StepBatcher(arrays, run.batch_size, seed=run.seed)
-
-  prepared = prepare_model(model, partitioner)
+  setup = training_setup(run, model_cfg, family, partitioner)
+  prepared = setup.prepared
   optimizer = optimizer_lib.make_optimizer(
       learning_rate=run.learning_rate, total_steps=run.num_steps,
       warmup_steps=run.warmup_steps, weight_decay=run.weight_decay,
@@ -337,7 +491,7 @@ def run_training(run: TrainRun, model_cfg: Any = None,
   def run_state_fn(step, progress):
     return run_state_lib.build(
         step, fingerprint, model_dict, run_state_lib.data_position(
-            step, run.batch_size, batcher.size, run.seed), progress)
+            step, run.batch_size, setup.num_examples, run.seed), progress)
 
   ckpt = checkpointing.Checkpointer(
       run.model_dir, max_to_keep=run.keep_checkpoints,
@@ -347,7 +501,8 @@ def run_training(run: TrainRun, model_cfg: Any = None,
     with PreemptionWatcher() as watcher, run_dir.explain_write_errors(
         f"to {run.model_dir}", ckpt.describe_last_good):
       state, saved = _initial_state(run, model_cfg, prepared, optimizer,
-                                    state_shardings, ckpt, batcher.size)
+                                    state_shardings, ckpt,
+                                    setup.num_examples)
       progress = run_state_lib.Progress.from_run_state(saved)
       tracker = None
       if run.early_stopping_metric:
@@ -357,24 +512,14 @@ def run_training(run: TrainRun, model_cfg: Any = None,
         tracker.load(progress.early_stopping)
         if tracker.best_step is not None:
           ckpt.keep_steps.add(tracker.best_step)
-      evaluator = None
-      if run.eval_tasks:
-        evaluator = Evaluator(
-            prepared, run.eval_tasks, run.eval_split,
-            run.task_feature_lengths,
-            lambda t: converter(t, run.head, special), run.eval_batch_size,
-            head=run.head)
-      train_step = jax.jit(
-          make_train_step(model, optimizer, jax.random.PRNGKey(run.seed + 1),
-                          run.grad_accum_steps),
-          in_shardings=(state_shardings, None),
-          out_shardings=(state_shardings, None), donate_argnums=0)
+      evaluator = setup.make_evaluator(run)
+      train_step = setup.make_steps(run, optimizer, state_shardings)
       start = int(jax.device_get(state.step))
       logger = MetricsLogger(run.model_dir, run.num_steps, start,
                              description=os.path.basename(run.model_dir))
       loop = TrainLoop(
           run=run, state=state, train_step=train_step,
-          batch_fn=_batch_fn(run, batcher, special, vocab_size),
+          batch_fn=setup.batch_fn,
           partitioner=partitioner, ckpt=ckpt, logger=logger,
           progress=progress, run_state_fn=run_state_fn, watcher=watcher,
           evaluator=evaluator, tracker=tracker)
@@ -398,7 +543,7 @@ def run_training(run: TrainRun, model_cfg: Any = None,
           "best": tracker.summary() if tracker else None,
           "stopped_early": progress.stopped_early,
           "skipped_steps": progress.skipped_steps,
-          "num_train_examples": batcher.size,
+          "num_train_examples": setup.num_examples,
       }
       if jax.process_index() == 0:
         results_io.write_results(run.model_dir, results)
@@ -478,6 +623,7 @@ def _initial_state(run: TrainRun, model_cfg: Any,
 
 
 def transferable_params(params: dict[str, Any]) -> dict[str, Any]:
-  """What `init_from` carries over: every collection but the task head (the
-  encoder of an XLM-R-style model; all of an mT5-style one)."""
-  return {k: v for k, v in params.items() if k != "head"}
+  """What `init_from` carries over: every collection but the task head(s)
+  (the encoder of an XLM-R-style model, also of a multi-task one; all of an
+  mT5-style one)."""
+  return {k: v for k, v in params.items() if not multitask.is_head(k)}

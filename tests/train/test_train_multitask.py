@@ -1,0 +1,90 @@
+"""Multi-task mixtures: one encoder, a head per task, one task per step."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import xtreme_files
+from xferjax import errors
+from xferjax.train import multitask
+from xferjax.train.steps import TrainState
+
+
+def test_a_step_leaves_the_other_heads_and_their_moments_unchanged():
+  params = {"encoder": {"w": jnp.ones(3)}, "head.a": {"w": jnp.ones(2)},
+            "head.b": {"w": jnp.ones(2)}}
+  opt = optax.adamw(0.1, weight_decay=0.5)
+
+  def train_step(state, batch):  # every parameter gets a gradient of 1
+    grads = jax.tree.map(jnp.ones_like, state.params)
+    updates, opt_state = opt.update(grads, state.opt_state, state.params)
+    return TrainState(state.step + 1, optax.apply_updates(state.params,
+                                                          updates),
+                      opt_state), {}
+
+  state = TrainState(jnp.array(0), params, opt.init(params))
+  new, _ = multitask.freeze_other_heads(train_step, "a")(state, None)
+  assert int(new.step) == 1
+  assert np.all(np.asarray(new.params["head.b"]["w"]) == 1.0)
+  assert np.all(np.asarray(new.params["head.a"]["w"]) < 1.0)
+  assert np.all(np.asarray(new.params["encoder"]["w"]) < 1.0)
+  mu = new.opt_state[0].mu
+  assert np.all(np.asarray(mu["head.b"]["w"]) == 0.0)
+  assert np.all(np.asarray(mu["head.a"]["w"]) != 0.0)
+  assert multitask.is_head("head.a") and not multitask.is_head("encoder")
+
+
+def test_mixture_of_two_heads_trains_evaluates_and_passes_on_the_encoder(
+    tmp_path, tiny_xlmr):
+  from xferjax.data import mixing
+  from xferjax.train import checkpointing
+  from xferjax.train.metrics import read_records
+  from xferjax.train.trainer import (TrainRun, build_model_for_task,
+                                     prepare_model, run_training,
+                                     transferable_params)
+  from xferjax import partitioning
+  xtreme_files.bind(xtreme_files.write(tmp_path / "data"))
+  import xferjax_tasks  # noqa: F401
+  mixture = mixing.add_multitask("test_pawsx_panx",
+                                 {"pawsx.en": 32, "panx.en": 32})
+  lengths = {"text_a": 12, "text_b": 12, "tokens": 12, "tags": 12}
+  model_dir = tmp_path / "mt"
+  base = dict(model_dir=str(model_dir), task="test_pawsx_panx", num_steps=6,
+              batch_size=8, log_every=1, eval_batch_size=8,
+              task_feature_lengths=lengths, learning_rate=1e-3)
+  with pytest.raises(errors.ConfigError, match="multi_task"):
+    run_training(TrainRun(**base), tiny_xlmr)
+  results = run_training(TrainRun(**base, head="multi_task",
+                                  eval_tasks=("pawsx.en", "panx.en")),
+                         tiny_xlmr)
+  # Each task is evaluated with its own head and metric.
+  assert set(results["eval"]["pawsx.en"]) == {"accuracy", "num_examples"}
+  assert {"f1", "precision", "recall"} <= set(results["eval"]["panx.en"])
+  assert (model_dir / "predictions" / "xtreme" / "validation" / "labels" /
+          "panx" / "test-en.tsv").exists()
+  # Step s trains the task MultiTaskBatcher draws: its loss starts near
+  # ln(7 tags) for PAN-X and ln(2) for PAWS-X.
+  draws = mixing.MultiTaskBatcher({n: None for n in mixture.sizes},
+                                  mixture.probabilities(), seed=0)
+  losses = {r["step"]: r["loss"] for r in read_records(str(model_dir))
+            if r["split"] == "train"}
+  tasks = [draws.task_at(s - 1) for s in sorted(losses)]
+  assert set(tasks) == {"pawsx.en", "panx.en"}
+  for s, task in zip(sorted(losses), tasks):
+    assert (losses[s] > 1.2) == (task == "panx.en"), (s, task, losses)
+  # One collection per head; a next phase takes the encoder alone.
+  _, model, _ = build_model_for_task("pawsx.en", "classification",
+                                     tiny_xlmr)
+  prepared = prepare_model(model, partitioning.create_partitioner())
+  wanted = transferable_params(prepared.abstract_params)
+  assert set(wanted) == {"encoder"}
+  ckpt = checkpointing.Checkpointer(str(model_dir))
+  try:
+    restored = ckpt.restore_params(wanted)
+    heads = {"head.pawsx.en": prepared.abstract_params["head"]}
+    assert set(ckpt.restore_params(heads)) == set(heads)
+  finally:
+    ckpt.close()
+  assert jax.tree.structure(restored) == jax.tree.structure(wanted)
