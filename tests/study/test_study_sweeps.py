@@ -23,6 +23,8 @@ SWEEPS = {
 }
 EPOCHS = {"xnli": 2, "pawsx": 5, "udpos": 10, "panx": 10, "xquad": 2,
           "mlqa": 2, "tydiqa": 2}
+# Evaluation-only targets (no training), in every sweep.
+RETRIEVAL = {"bucc2018": 4, "tatoeba": 36}
 
 
 def _study(sweep, *bindings):
@@ -43,8 +45,18 @@ def test_sweep_grid(sweep):
   # The baseline is in the grid for every model and seed.
   assert {(c.model, c.seed) for c in cells if c.is_baseline} == {
       (m, s) for m in models for s in study.seeds}
-  assert {t.name: t.epochs for t in study.targets} == EPOCHS
+  trained = [t for t in study.targets if t.train is not None]
+  assert {t.name: t.epochs for t in trained} == EPOCHS
+  evaluated = {t.name: len(t.zero_shot_tasks) for t in study.targets
+               if t.train is None}
+  assert evaluated == RETRIEVAL
   for target in study.targets:
+    if target.train is None:
+      assert max(target.task_feature_lengths.values()) == 510  # + specials
+      for task in pipeline.zero_shot_tasks(study, target):
+        assert pipeline_data.features.head_of(
+            pipeline_data.get_task_or_mixture(task)) == "embedding"
+  for target in trained:
     run = target.train
     qa = target.name in ("xquad", "mlqa", "tydiqa")
     assert run.batch_size == (16 if qa else 32)
@@ -71,7 +83,8 @@ def test_sweep_grid(sweep):
   # Every cell's targets start from that cell's one intermediate checkpoint.
   phases = pipeline.cell_phases(study, cells[1])
   assert phases[0].name == "intermediate"
-  assert {p.run.init_from for p in phases[1:]} == {phases[0].run.model_dir}
+  assert {p.run.init_from if p.run else p.evaluation.checkpoint_dir
+          for p in phases[1:]} == {phases[0].run.model_dir}
 
 
 def test_sweep_names_its_checkpoint_macros():

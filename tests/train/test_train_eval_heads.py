@@ -206,6 +206,16 @@ def test_text_to_text_generation_mapped_back_to_labels_and_answers(
   assert {r["label"] for r in rows} <= {"0", "1"}
   assert {r["prediction"] for r in rows} <= {"0", "1",
                                              eval_heads.INVALID_LABEL}
+  # Sentence embeddings of the mT5 encoder (`text <eos>` rows): Tatoeba.
+  from xferjax.train.evaluate_run import EvalRun, run_eval
+  out = tmp_path / "eval"
+  results = run_eval(EvalRun(
+      checkpoint_dir=str(tmp_path / "run"), tasks=("mt5.tatoeba.de",),
+      split="test", task_feature_lengths={"text_a": 12, "text_b": 12},
+      batch_size=8, output_dir=str(out)), tiny_mt5)
+  official, _ = _official(out, "test", "tatoeba", "de")
+  _check_scores(str(out), "mt5.tatoeba.de", "test",
+                results["mt5.tatoeba.de"], official, "de")
 
 
 def test_generated_text_back_to_context_characters_and_tags():

@@ -103,6 +103,8 @@ def phase_costs(study: pipeline.Study, cell: pipeline.Cell, params: int,
   """Steps and FLOPs of each phase; `model` is (family, config)."""
   out = []
   for phase in pipeline.cell_phases(study, cell):
+    if phase.run is None:  # evaluation-only: no training FLOPs
+      continue
     source = ""
     if phase.length.epochs is None:
       steps = phase.run.num_steps

@@ -32,9 +32,12 @@ import os
 from typing import Any, Callable
 
 import gin
+import jax
 
 from xferjax import errors, partitioning
 from xferjax.study import locking, schedule
+from xferjax.train import results_io
+from xferjax.train.evaluate_run import EvalRun, run_eval
 from xferjax.train.evaluator import METRICS_BY_HEAD
 from xferjax.train.trainer import TrainRun, resolve_model_config, run_training
 
@@ -69,7 +72,13 @@ class Intermediate:
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class Target:
-  """A target task: its English training run and its zero-shot eval tasks."""
+  """A target task: its English training run and its zero-shot eval tasks.
+
+  A target without `train` is evaluation-only: retrieval (BUCC, Tatoeba)
+  takes no fine-tuning, so its tasks are evaluated with sentence
+  embeddings of the cell's encoder (its intermediate checkpoint; the
+  encoder source for the baseline) on `eval_split`.
+  """
 
   name: str | None = None
   train: TrainRun | None = None
@@ -79,10 +88,20 @@ class Target:
   # PAWS-X 5, UDPOS 10, PAN-X 10, QA 2); None keeps train.num_steps.
   epochs: float | None = None
   warmup_proportion: float = 0.1
+  # Evaluation-only targets: split, lengths, batch and retrieval layer.
+  eval_split: str = "test"
+  task_feature_lengths: dict[str, int] | None = None
+  eval_batch_size: int = 128
+  retrieval_layer: int | None = None
 
   @property
   def length(self) -> schedule.Length:
     return schedule.Length(self.epochs, self.warmup_proportion)
+
+  @property
+  def split(self) -> str:
+    """The split the zero-shot tasks are scored on."""
+    return self.train.eval_split if self.train else self.eval_split
 
 
 @gin.configurable
@@ -171,9 +190,11 @@ class Study:
       raise errors.ConfigError(f"Study.intermediate_tasks lists a task "
                                f"twice: {names}", "list each task once")
     for target in self.targets:
-      if not (target.name and target.train and target.zero_shot_tasks):
+      if not (target.name and target.zero_shot_tasks and (
+          target.train or target.task_feature_lengths)):
         raise errors.ConfigError(
-            f"target {target.name!r} needs name, train and zero_shot_tasks",
+            f"target {target.name!r} needs name, zero_shot_tasks and train "
+            "(or, evaluation-only retrieval, task_feature_lengths)",
             "bind them on the target's scope, e.g. xnli/Target.name = 'xnli'")
       target.length.validate(f"target {target.name}")
     if not 0 < self.threshold:
@@ -291,13 +312,14 @@ class Phase:
   steps once the training-set size is known."""
 
   name: str
-  run: TrainRun
+  run: TrainRun | None  # None: an evaluation-only phase
   length: schedule.Length = schedule.Length()
   shared: bool = False  # also needed by other cells (pretraining)
+  evaluation: Any = None  # evaluate_run.EvalRun of an evaluation-only phase
 
   def scheduled(self, size_of: Callable[[str], int | None]
                 = schedule.count_train_examples) -> TrainRun:
-    if self.length.epochs is None:
+    if self.length.epochs is None or self.run is None:
       return self.run
     return schedule.apply(self.run, self.length, size_of(self.run.task))
 
@@ -336,6 +358,15 @@ def cell_phases(study: Study, cell: Cell) -> list[Phase]:
         eval_tasks=tuple(study.task(t) for t in _eval_tasks(inter))),
         inter.length))
   for target in study.targets:
+    if target.train is None:
+      phases.append(Phase(f"target_{target.name}", None, evaluation=EvalRun(
+          checkpoint_dir=init, tasks=zero_shot_tasks(study, target),
+          split=target.eval_split,
+          task_feature_lengths=target.task_feature_lengths,
+          batch_size=target.eval_batch_size, head="embedding",
+          output_dir=os.path.join(cell_dir, f"target_{target.name}"),
+          retrieval_layer=target.retrieval_layer)))
+      continue
     phases.append(Phase(f"target_{target.name}", dataclasses.replace(
         target.train, model_dir=os.path.join(cell_dir,
                                              f"target_{target.name}"),
@@ -358,10 +389,29 @@ def run_cell(study: Study, cell: Cell, model_cfg: Any,
   for phase in cell_phases(study, cell):
     print(f"[xferjax] cell {cell.index} ({cell.describe()}): {phase.name}",
           flush=True)
+    if phase.evaluation is not None:
+      with locking.run_dir_lock(phase.evaluation.output_dir):
+        results[phase.name] = evaluate_phase(phase.evaluation, model_cfg,
+                                             partitioner)
+      continue
     run = phase.scheduled()
     with locking.run_dir_lock(run.model_dir):
       results[phase.name] = run_training(run, model_cfg, partitioner,
                                          config_text)
+  return results
+
+
+def evaluate_phase(run: EvalRun, model_cfg: Any,
+                   partitioner: partitioning.Partitioner) -> dict[str, Any]:
+  """An evaluation-only phase: `run_eval`, then results.json (as a trained
+  phase has: {"eval": ...}); one with results.json is skipped."""
+  done = results_io.read_results(run.output_dir)
+  if done is not None:
+    return done
+  results = {"eval": run_eval(run, model_cfg, partitioner),
+             "checkpoint_dir": run.checkpoint_dir, "split": run.split}
+  if jax.process_index() == 0:
+    results_io.write_results(run.output_dir, results)
   return results
 
 

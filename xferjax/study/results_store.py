@@ -63,12 +63,13 @@ def collect(study, params_by_model: dict[str, int]
           "n_examples": _n_examples(study, cell),
           "seed": cell.seed,
           "target_task": target.name,
-          "split": target.train.eval_split,
+          "split": target.split,
       }
       for task in pipeline.zero_shot_tasks(study, target):
         language = pipeline.language_of(task)
         for metric, value in results["eval"][task].items():
-          if metric == "num_examples":
+          # Not metrics: counts, retrieval details (layer, pooling).
+          if metric == "num_examples" or not isinstance(value, (int, float)):
             continue
           rows.append({**key, "params": params_by_model[cell.model],
                        "language": language, "metric": metric,

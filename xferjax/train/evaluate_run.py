@@ -19,6 +19,7 @@ import jax
 from xferjax import errors, partitioning
 from xferjax.data import features as features_lib
 from xferjax.data import pipeline
+from xferjax.models.t5 import TEXT_TO_TEXT
 from xferjax.train import checkpointing, results_io
 from xferjax.train.eval_heads import RetrievalSettings
 from xferjax.train.evaluator import Evaluator
@@ -61,8 +62,11 @@ def run_eval(run: EvalRun, model_cfg: Any = None,
   partitioner = partitioner or partitioning.create_partitioner()
   head = run.head or features_lib.head_of(
       pipeline.get_task_or_mixture(run.tasks[0]))
-  _, model, special = build_model_for_task(run.tasks[0], head, model_cfg,
-                                           family)
+  # The mT5 family has one model for every task: its sentence embeddings
+  # come from the text-to-text model's encoder.
+  model_head = TEXT_TO_TEXT if family == "encoder_decoder" else head
+  _, model, special = build_model_for_task(run.tasks[0], model_head,
+                                           model_cfg, family)
   prepared = prepare_model(model, partitioner)
   retrieval = RetrievalSettings(layer=run.retrieval_layer,
                                 pooling=run.retrieval_pooling,
