@@ -7,16 +7,23 @@ Tatoeba, BUCC 2018 and (multiple choice, English) Cosmos QA. Names and cities ar
 (anchors), the other words differ, so a small model can learn something,
 but the tests only rely on the mechanics. `write(root)` returns the gin
 macros (data directories and a SentencePiece vocabulary trained on the
-files' text) to bind.
+files' text) to bind. `official_scores`, `check_scores` and `read_jsonl`
+check what an evaluation wrote against the official-equivalent scorer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import random
 
+import numpy as np
+import pytest
+
 from xferjax.data import vocab
+from xferjax.evaluation import scorer, submission
+from xferjax.train.evaluator import SCORES_SUFFIX, read_example_scores
 
 NAMES = ["ana", "bo", "cai", "dex", "eli", "fay", "gus", "hal"]
 CITIES = ["paris", "rome", "oslo", "lima", "kyiv", "doha"]
@@ -169,3 +176,35 @@ def bind(macros: dict[str, str]) -> None:
   import gin
   gin.clear_config()
   gin.parse_config("\n".join(f"{k} = {v!r}" for k, v in macros.items()))
+
+
+# ---- checks of what an evaluation wrote -------------------------------------
+
+def official_scores(run_dir, split, task, lang):
+  """score_task on the files the evaluator wrote, and those files."""
+  root = os.path.join(run_dir, "predictions", "xtreme", split)
+  fmt = submission.file_format(task)
+  predictions = fmt.read_predictions(submission.task_file(
+      os.path.join(root, "predictions"), task, lang))
+  labels = fmt.read_labels(submission.task_file(
+      os.path.join(root, "labels"), task, lang))
+  return scorer.score_task(task, {lang: predictions}, {lang: labels}), labels
+
+
+def check_scores(run_dir, name, split, metrics, official, lang):
+  """results.json == the official dict; per-example means == metrics."""
+  reported = {m: v[lang] for m, v in official.items() if isinstance(v, dict)}
+  assert reported, official
+  for metric, value in reported.items():
+    assert metrics[metric] == pytest.approx(value, abs=1e-9), metric
+  rows = read_example_scores(os.path.join(
+      run_dir, "predictions", f"{name}.{split}.{SCORES_SUFFIX}"))
+  for metric in reported:
+    mean = np.mean([scores[metric] for _, scores in rows])
+    assert mean == pytest.approx(metrics[metric], abs=1e-6), metric
+
+
+def read_jsonl(run_dir, name, split):
+  with open(os.path.join(run_dir, "predictions",
+                         f"{name}.{split}.jsonl")) as f:
+    return [json.loads(line) for line in f]

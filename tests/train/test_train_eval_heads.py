@@ -13,14 +13,11 @@ import csv
 import json
 import os
 
-import numpy as np
 import pytest
 
 import xtreme_files
 from xferjax import errors
-from xferjax.evaluation import scorer, submission
 from xferjax.train import eval_heads
-from xferjax.train.evaluator import SCORES_SUFFIX, read_example_scores
 
 
 @pytest.fixture(scope="module")
@@ -37,36 +34,6 @@ def _train(macros, model_dir, cfg, **kw):
   return run_training(run, cfg)
 
 
-def _official(run_dir, split, task, lang):
-  """score_task on the files the evaluator wrote, and those files."""
-  root = os.path.join(run_dir, "predictions", "xtreme", split)
-  fmt = submission.file_format(task)
-  predictions = fmt.read_predictions(submission.task_file(
-      os.path.join(root, "predictions"), task, lang))
-  labels = fmt.read_labels(submission.task_file(
-      os.path.join(root, "labels"), task, lang))
-  return scorer.score_task(task, {lang: predictions}, {lang: labels}), labels
-
-
-def _check_scores(run_dir, name, split, metrics, official, lang):
-  """results.json == the official dict; per-example means == metrics."""
-  reported = {m: v[lang] for m, v in official.items() if isinstance(v, dict)}
-  assert reported, official
-  for metric, value in reported.items():
-    assert metrics[metric] == pytest.approx(value, abs=1e-9), metric
-  rows = read_example_scores(os.path.join(
-      run_dir, "predictions", f"{name}.{split}.{SCORES_SUFFIX}"))
-  for metric in reported:
-    mean = np.mean([scores[metric] for _, scores in rows])
-    assert mean == pytest.approx(metrics[metric], abs=1e-6), metric
-
-
-def _jsonl(run_dir, name, split):
-  with open(os.path.join(run_dir, "predictions",
-                         f"{name}.{split}.jsonl")) as f:
-    return [json.loads(line) for line in f]
-
-
 @pytest.fixture(scope="module")
 def pawsx_run(macros, tmp_path_factory, tiny_xlmr):
   run_dir = tmp_path_factory.mktemp("pawsx") / "run"
@@ -80,8 +47,8 @@ def test_classification_scored_as_the_official_scorer(macros, pawsx_run):
   run_dir, results = pawsx_run
   for lang in ("en", "de"):
     name = f"pawsx.{lang}"
-    official, labels = _official(run_dir, "validation", "pawsx", lang)
-    _check_scores(run_dir, name, "validation", results["eval"][name],
+    official, labels = xtreme_files.official_scores(run_dir, "validation", "pawsx", lang)
+    xtreme_files.check_scores(run_dir, name, "validation", results["eval"][name],
                   official, lang)
     # The gold is the file's label column, as class indices (PAW-X's
     # official files hold 0/1).
@@ -89,26 +56,6 @@ def test_classification_scored_as_the_official_scorer(macros, pawsx_run):
                            "dev_2k.tsv")) as f:
       gold = [r["label"] for r in csv.DictReader(f, delimiter="\t")]
     assert labels == gold and results["eval"][name]["num_examples"] == 8
-
-
-def test_multiple_choice_non_xtreme_task_scored_as_accuracy(macros, tmp_path,
-                                                            tiny_xlmr):
-  results = _train(macros, tmp_path / "run", tiny_xlmr, task="cosmosqa",
-                   head="multiple_choice",
-                   task_feature_lengths={"text_a": 16, **{
-                       f"choice_{i}": 4 for i in range(4)}},
-                   eval_tasks=("cosmosqa",))
-  metrics = results["eval"]["cosmosqa"]
-  rows = _jsonl(tmp_path / "run", "cosmosqa", "validation")
-  with open(os.path.join(macros["COSMOSQA_DATA_DIR"], "valid.csv")) as f:
-    gold = [r["label"] for r in csv.DictReader(f)]
-  assert [r["label"] for r in rows] == gold
-  official = scorer.score_task("xnli", {"en": [r["prediction"] for r in rows]},
-                               {"en": gold})
-  _check_scores(str(tmp_path / "run"), "cosmosqa", "validation", metrics,
-                official, "en")
-  # Not an XTREME task: no submission layout.
-  assert not os.path.exists(tmp_path / "run" / "predictions" / "xtreme")
 
 
 def _panx_gold(macros, lang, split):
@@ -124,11 +71,11 @@ def test_tagging_gives_one_tag_per_original_word(macros, tmp_path,
                    head="tagging", task_feature_lengths={"tokens": 6,
                                                          "tags": 6},
                    eval_tasks=("panx.de",))
-  official, labels = _official(tmp_path / "run", "validation", "panx", "de")
-  _check_scores(str(tmp_path / "run"), "panx.de", "validation",
+  official, labels = xtreme_files.official_scores(tmp_path / "run", "validation", "panx", "de")
+  xtreme_files.check_scores(str(tmp_path / "run"), "panx.de", "validation",
                 results["eval"]["panx.de"], official, "de")
   assert labels == _panx_gold(macros, "de", "dev")
-  predictions = [r["prediction"] for r in _jsonl(tmp_path / "run", "panx.de",
+  predictions = [r["prediction"] for r in xtreme_files.read_jsonl(tmp_path / "run", "panx.de",
                                                  "validation")]
   assert [len(p) for p in predictions] == [len(g) for g in labels]
   assert all(p[-1] == "O" for p in predictions)  # '.' is past 6 pieces
@@ -163,8 +110,8 @@ def test_span_answers_from_stride_windows_with_converter_options(
                    converter_options=options, eval_tasks=("xquad.de",),
                    eval_split="test")
   metrics = results["eval"]["xquad.de"]
-  official, questions = _official(tmp_path / "run", "test", "xquad", "de")
-  _check_scores(str(tmp_path / "run"), "xquad.de", "test", metrics,
+  official, questions = xtreme_files.official_scores(tmp_path / "run", "test", "xquad", "de")
+  xtreme_files.check_scores(str(tmp_path / "run"), "xquad.de", "test", metrics,
                 official, "de")
   with open(os.path.join(macros["XQUAD_DATA_DIR"], "xquad.de.json")) as f:
     data = json.load(f)["data"]
@@ -174,7 +121,7 @@ def test_span_answers_from_stride_windows_with_converter_options(
   assert metrics["num_examples"] == len(gold) == 6
   # Each context (4 sentences) spans several 32-piece windows; an answer
   # is a piece of its own context.
-  for row in _jsonl(tmp_path / "run", "xquad.de", "test"):
+  for row in xtreme_files.read_jsonl(tmp_path / "run", "xquad.de", "test"):
     context = next(p["context"] for a in data for p in a["paragraphs"]
                    if any(q["id"] == row["id"] for q in p["qas"]))
     assert row["prediction"] in context
@@ -199,10 +146,10 @@ def test_text_to_text_generation_mapped_back_to_labels_and_answers(
                    eval_tasks=("mt5.pawsx.de", "mt5.xquad.de"),
                    eval_split="test")
   for name, task in (("mt5.pawsx.de", "pawsx"), ("mt5.xquad.de", "xquad")):
-    official, _ = _official(tmp_path / "run", "test", task, "de")
-    _check_scores(str(tmp_path / "run"), name, "test", results["eval"][name],
+    official, _ = xtreme_files.official_scores(tmp_path / "run", "test", task, "de")
+    xtreme_files.check_scores(str(tmp_path / "run"), name, "test", results["eval"][name],
                   official, "de")
-  rows = _jsonl(tmp_path / "run", "mt5.pawsx.de", "test")
+  rows = xtreme_files.read_jsonl(tmp_path / "run", "mt5.pawsx.de", "test")
   assert {r["label"] for r in rows} <= {"0", "1"}
   assert {r["prediction"] for r in rows} <= {"0", "1",
                                              eval_heads.INVALID_LABEL}
@@ -213,8 +160,8 @@ def test_text_to_text_generation_mapped_back_to_labels_and_answers(
       checkpoint_dir=str(tmp_path / "run"), tasks=("mt5.tatoeba.de",),
       split="test", task_feature_lengths={"text_a": 12, "text_b": 12},
       batch_size=8, output_dir=str(out)), tiny_mt5)
-  official, _ = _official(out, "test", "tatoeba", "de")
-  _check_scores(str(out), "mt5.tatoeba.de", "test",
+  official, _ = xtreme_files.official_scores(out, "test", "tatoeba", "de")
+  xtreme_files.check_scores(str(out), "mt5.tatoeba.de", "test",
                 results["mt5.tatoeba.de"], official, "de")
 
 
@@ -244,8 +191,8 @@ def test_retrieval_from_a_checkpoint_with_xferjax_eval(macros, pawsx_run,
         checkpoint_dir=run_dir, tasks=(name,), split=split,
         task_feature_lengths=lengths, batch_size=8, output_dir=str(out),
         retrieval_layer=1), tiny_xlmr)
-    official, labels = _official(out, split, task, lang)
-    _check_scores(str(out), name, split, results[name], official, lang)
+    official, labels = xtreme_files.official_scores(out, split, task, lang)
+    xtreme_files.check_scores(str(out), name, split, results[name], official, lang)
     assert results[name]["retrieval"]["chosen"]["layer"] == 1
     with open(out / "eval_results.json") as f:
       assert json.load(f)[name]["num_examples"] == results[name][
