@@ -1,0 +1,1 @@
+"""xferjax benchmarks against reference implementations (`make bench`)."""
