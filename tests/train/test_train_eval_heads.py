@@ -140,11 +140,18 @@ def test_unknown_converter_option_is_a_config_error(macros):
 
 def test_text_to_text_generation_mapped_back_to_labels_and_answers(
     macros, tmp_path, tiny_mt5):
-  results = _train(macros, tmp_path / "run", tiny_mt5, task="mt5.pawsx.en",
-                   head="text_to_text",
+  # Trained on a seqio mixture of one layout (mixed per example).
+  import seqio
+  import xferjax_tasks  # noqa: F401  (the mixture's tasks)
+  if "mt5.test_pawsx_squad" not in seqio.MixtureRegistry.names():
+    seqio.MixtureRegistry.add("mt5.test_pawsx_squad",
+                              [("mt5.pawsx.en", 3.0), ("mt5.squad_v1", 1.0)])
+  results = _train(macros, tmp_path / "run", tiny_mt5,
+                   task="mt5.test_pawsx_squad", head="text_to_text",
                    task_feature_lengths={"inputs": 32, "targets": 6},
                    eval_tasks=("mt5.pawsx.de", "mt5.xquad.de"),
                    eval_split="test")
+  assert results["num_train_examples"] == 32 + 16  # PAWS-X + SQuAD questions
   for name, task in (("mt5.pawsx.de", "pawsx"), ("mt5.xquad.de", "xquad")):
     official, _ = xtreme_files.official_scores(tmp_path / "run", "test", task, "de")
     xtreme_files.check_scores(str(tmp_path / "run"), name, "test", results["eval"][name],
