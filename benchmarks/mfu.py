@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -103,10 +102,7 @@ def main(argv=None):
   stats = getattr(device, "memory_stats", lambda: None)()
   if stats:
     report["device_peak_gib"] = stats.get("peak_bytes_in_use", 0) / 2 ** 30
-  print(json.dumps(report, indent=1))
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(report, f, indent=1)
+  timing.save_json(report, args.json, echo=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -137,3 +138,12 @@ def machine() -> dict:
           "python": platform.python_version(), "versions": versions,
           "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime(
               "%Y-%m-%d %H:%M UTC")}
+
+
+def save_json(report: dict, path: str, echo: bool = False) -> None:
+  """Writes a benchmark's report to `path` (if given); prints it if `echo`."""
+  if echo:
+    print(json.dumps(report, indent=1))
+  if path:
+    with open(path, "w") as f:
+      json.dump(report, f, indent=1)

@@ -221,9 +221,7 @@ def main(argv=None):
 
   def save():  # after each case: a long run keeps what it measured
     report["load_after"] = os.getloadavg()
-    if args.json:
-      with open(args.json, "w") as f:
-        json.dump(report, f, indent=1)
+    timing.save_json(report, args.json)
 
   if args.compile:
     name, head = args.compile.split(":")

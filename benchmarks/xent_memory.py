@@ -85,10 +85,7 @@ def main(argv=None):
   report["loss_rel_diff"] = float(abs(lf - lp) / abs(lp))
   report["grad_max_abs_diff"] = [float(jnp.max(jnp.abs(a - c)))
                                  for a, c in zip(gf, gp)]
-  print(json.dumps(report, indent=1))
-  if args.json:
-    with open(args.json, "w") as f:
-      json.dump(report, f, indent=1)
+  timing.save_json(report, args.json, echo=True)
 
 
 if __name__ == "__main__":
