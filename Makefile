@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	mkdir -p benchmarks/results
 	$(BIN)/python benchmarks/train_eval_vs_hf.py --compile xlmr_base:classification --json benchmarks/results/train_eval_vs_hf.json
+	$(BIN)/python benchmarks/train_eval_vs_hf.py --cases mt5_small:text_to_text --json benchmarks/results/mt5_small.json
 	$(BIN)/python benchmarks/xent_memory.py --json benchmarks/results/xent_memory.json
 
 clean:
