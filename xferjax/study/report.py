@@ -263,6 +263,9 @@ def tables(a: analysis_lib.Analysis) -> list:
           "target": lambda r: r.target_task, "language": lambda r: r.language,
           "model": lambda r: r.model,
           "baseline score": lambda r: f"{r.baseline:.2f}",
+          # The gain is paired by seed and averaged over intermediate cells,
+          # so baseline + gain is the mean score with intermediate training.
+          "with intermediate": lambda r: f"{r.baseline + r.gain:.2f}",
           f"gain [{conf} CI]": _ci})]
   out += [Heading("Metrics"), _table(a.metrics, {
       "target": lambda r: r.target_task, "split": lambda r: r.split,
