@@ -15,6 +15,8 @@ output features, and the head size is read from there.
 
 from __future__ import annotations
 
+import abc
+
 from typing import Mapping, Sequence
 
 import seqio
@@ -136,8 +138,9 @@ class EncoderConverter(seqio.FeatureConverter):
     self._ids = dict(special_ids)
     super().__init__(pack=False, **kwargs)
 
+  @abc.abstractmethod
   def convert_example(self, ex, length):
-    raise NotImplementedError
+    """One task example -> the model features, inputs `length` long."""
 
   def _convert_features(self, ds, task_feature_lengths):
     length = self.get_model_feature_lengths(task_feature_lengths)["input_ids"]
