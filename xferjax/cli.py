@@ -52,6 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def print_error(e: errors.XferjaxError) -> None:
+  """Writes the two-line message in one piece, on lines of its own.
+
+  Library threads still running after a failure (Orbax's writer threads
+  print tracebacks of their own after a failed save) write to stderr at the
+  same time; the message must stay whole and findable among them."""
+  block = f"xferjax: error: {e.message}\n"
+  if e.fix:
+    block += f"  fix: {e.fix}\n"
+  stream = sys.stderr
+  stream.flush()
+  if stream is sys.__stderr__:
+    # Other writers' chunks can land inside a TextIOWrapper write; one
+    # write(2) on the descriptor is not split (pipes: up to PIPE_BUF).
+    # It may follow a half-written line of theirs, so start a fresh one.
+    os.write(stream.fileno(), ("\n" + block).encode("utf-8", "replace"))
+  else:  # captured (tests, notebooks)
+    stream.write(block)
+    stream.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
   from xferjax import quiet_tf
@@ -65,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.gin_bindings = bindings
     return args.fn(args)
   except errors.XferjaxError as e:
-    print(f"xferjax: error: {e.message}", file=sys.stderr)
-    if e.fix:
-      print(f"  fix: {e.fix}", file=sys.stderr)
+    print_error(e)
     return e.exit_code
   except KeyboardInterrupt:
     print("xferjax: interrupted", file=sys.stderr)

@@ -91,8 +91,8 @@ def run(model_dir: str, overrides: dict, step_delay: float = 0.0,
   try:
     results = run_training(train_run, EncoderConfig(**TINY))
   except errors.XferjaxError as e:
-    print(f"xferjax: error: {e.message}\n  fix: {e.fix}", file=sys.stderr,
-          flush=True)
+    from xferjax import cli
+    cli.print_error(e)  # as `xferjax train` reports it
     return e.exit_code
   print(f"FINAL_STEP={results['final_step']}", flush=True)
   return 0
