@@ -35,7 +35,7 @@ class JaxSteps:
         learning_rate=learning_rate, total_steps=1, warmup_steps=0,
         weight_decay=weight_decay, grad_clip_norm=grad_clip_norm,
         decay="constant", name="adamw")
-    shardings = trainer._state_shardings(prepared, self.optimizer)  # noqa
+    shardings = trainer.state_shardings_of(prepared, self.optimizer)  # noqa
     params = prepared.init_params(seed)
     opt_init = jax.jit(self.optimizer.init,
                        out_shardings=shardings.opt_state)

@@ -45,7 +45,7 @@ partitioner = partitioning.create_partitioner(
     data=1, fsdp=4, tensor=1, rules=partitioning.FSDP_RULES)
 prepared = trainer.prepare_model(model, partitioner)
 optimizer = optimizer_lib.make_optimizer(1e-3, 10)
-shardings = trainer._state_shardings(prepared, optimizer)
+shardings = trainer.state_shardings_of(prepared, optimizer)
 params = prepared.init_params(0)
 state = steps.TrainState(
     jax.device_put(np.int32(0), shardings.step), params,

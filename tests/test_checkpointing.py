@@ -9,7 +9,7 @@ from xferjax import errors, partitioning
 from xferjax.models.encoder import EncoderModel
 from xferjax.train import checkpointing, optimizer as optimizer_lib
 from xferjax.train.steps import TrainState
-from xferjax.train.trainer import _state_shardings, prepare_model
+from xferjax.train.trainer import state_shardings_of, prepare_model
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +48,7 @@ def test_save_restore_identical(tmp_path, tiny_model_cfg):
   ckpt.save(state)
   ckpt.close()
 
-  shardings = _state_shardings(prepared, opt)
+  shardings = state_shardings_of(prepared, opt)
   abstract = checkpointing.abstract_like(
       jax.eval_shape(lambda: state), shardings)
   restored = checkpointing.Checkpointer(str(tmp_path)).restore(abstract)
@@ -75,7 +75,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 
 def _abstract(prepared, opt, state):
   return checkpointing.abstract_like(jax.eval_shape(lambda: state),
-                                     _state_shardings(prepared, opt))
+                                     state_shardings_of(prepared, opt))
 
 
 def _save_steps(tmp_path, states):

@@ -97,7 +97,7 @@ def compile_train_step(model, partitioner, settings: PlanSettings,
   prepared = trainer.prepare_model(model, partitioner)
   optimizer = optimizer_lib.make_optimizer(
       learning_rate=1e-4, total_steps=1000, name=settings.optimizer)
-  state_shardings = trainer._state_shardings(prepared, optimizer)
+  state_shardings = trainer.state_shardings_of(prepared, optimizer)
   params = nn.meta.unbox(prepared.boxed_params)
   opt_state = jax.eval_shape(optimizer.init, params)
   state = steps.TrainState(jax.ShapeDtypeStruct((), jnp.int32), params,

@@ -29,7 +29,7 @@ report = planning.plan(family, cfg, topology, partitioner, settings)
 model = api.build_model("mlm", family=family, config=cfg)
 prepared = trainer.prepare_model(model, partitioner)
 optimizer = optimizer_lib.make_optimizer(1e-4, 1000)
-shardings = trainer._state_shardings(prepared, optimizer)
+shardings = trainer.state_shardings_of(prepared, optimizer)
 params = prepared.init_params(0)
 state = steps.TrainState(jax.device_put(np.int32(0), shardings.step), params,
                          jax.jit(optimizer.init,

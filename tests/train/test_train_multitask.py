@@ -104,3 +104,27 @@ def test_mixture_of_two_heads_trains_evaluates_and_passes_on_the_encoder(
   finally:
     ckpt.close()
   assert jax.tree.structure(restored) == jax.tree.structure(wanted)
+  # `xferjax eval` of the multi-task checkpoint: by default each task with
+  # its own head, the scores training reported for the last step.
+  from xferjax.train.evaluate_run import EvalRun, run_eval
+  for task in ("pawsx.en", "cosmosqa"):
+    got = run_eval(EvalRun(
+        checkpoint_dir=str(model_dir), tasks=(task,),
+        task_feature_lengths=lengths, batch_size=8,
+        output_dir=str(tmp_path / "eval" / task)), tiny_xlmr)
+    assert got[task]["accuracy"] == results["eval"][task]["accuracy"], task
+  # Zero-shot: the PAWS-X (en) head on German needs naming; a head of
+  # another shape is refused before anything is restored.
+  german = dict(checkpoint_dir=str(model_dir), tasks=("pawsx.de",),
+                task_feature_lengths=lengths, batch_size=8,
+                output_dir=str(tmp_path / "eval" / "de"))
+  with pytest.raises(errors.ConfigError,
+                     match=r"no head for 'pawsx.de'.*\['cosmosqa', 'pawsx.en'\]"):
+    run_eval(EvalRun(**german), tiny_xlmr)
+  with pytest.raises(errors.ShapeError, match="head.cosmosqa/"):
+    run_eval(EvalRun(**german, head_of_task="cosmosqa"), tiny_xlmr)
+  got = run_eval(EvalRun(**german, head_of_task="pawsx.en"), tiny_xlmr)
+  out = tmp_path / "eval" / "de"
+  official, _ = xtreme_files.official_scores(out, "validation", "pawsx", "de")
+  xtreme_files.check_scores(str(out), "pawsx.de", "validation",
+                            got["pawsx.de"], official, "de")

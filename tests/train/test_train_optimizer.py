@@ -10,7 +10,7 @@ from xferjax.models import api
 from xferjax.models.encoder import EncoderConfig
 from xferjax.train import optimizer as optimizer_lib
 from xferjax.train.steps import TrainState, make_train_step
-from xferjax.train.trainer import _state_shardings, prepare_model
+from xferjax.train.trainer import state_shardings_of, prepare_model
 from train_helpers import clean_gin  # noqa: F401  (autouse fixture)
 
 LR, TOTAL, WARMUP = 1e-3, 100, 10
@@ -52,7 +52,7 @@ def test_adafactor_trains_with_factored_state_sharded(tiny_model_cfg):
   prepared = prepare_model(model, partitioning.create_partitioner())
   opt = optimizer_lib.make_optimizer(
       1e-2, 30, name="adafactor", decay="constant", weight_decay=0.0)
-  state_shardings = _state_shardings(prepared, opt)
+  state_shardings = state_shardings_of(prepared, opt)
   params = prepared.init_params(0)
   state = TrainState(jnp.zeros((), jnp.int32), params,
                      jax.jit(opt.init,

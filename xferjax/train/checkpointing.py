@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import numpy as np
@@ -240,12 +240,23 @@ class Checkpointer:
         **{RUN_STATE_ITEM: ocp.args.JsonRestore()}))
     return dict(out[RUN_STATE_ITEM])
 
-  def check_shapes(self, abstract_params: dict[str, Any], step: int) -> None:
-    """ShapeError (before any restore) if the saved parameters differ."""
+  def collections(self, step: int | None = None) -> list[str]:
+    """The parameter collections saved in `step` (default: the latest),
+    e.g. ['encoder', 'head'] or, multi-task, ['encoder', 'head.mnli', ...]."""
+    step_dir = self.step_dir(self._require_step(step))
+    return sorted(name[len(PARAMS_PREFIX):] for name in os.listdir(step_dir)
+                  if name.startswith(PARAMS_PREFIX))
+
+  def check_shapes(self, abstract_params: dict[str, Any], step: int,
+                   sources: Mapping[str, str] | None = None) -> None:
+    """ShapeError (before any restore) if the saved parameters differ.
+
+    `sources`: the saved collection each of ours comes from, where the
+    names differ (a multi-task run's 'head.<task>' for an eval's 'head')."""
     step_dir = self.step_dir(step)
-    available = {name[len(PARAMS_PREFIX):] for name in os.listdir(step_dir)
-                 if name.startswith(PARAMS_PREFIX)}
-    missing = set(abstract_params) - available
+    sources = {k: (sources or {}).get(k, k) for k in abstract_params}
+    available = set(self.collections(step))
+    missing = set(sources.values()) - available
     if missing:
       raise errors.CheckpointError(
           f"checkpoint {self.directory} step {step} has no parameter "
@@ -255,8 +266,9 @@ class Checkpointer:
     diffs = []
     for name, abstract in abstract_params.items():
       saved = handler.metadata(
-          epath.Path(step_dir) / (PARAMS_PREFIX + name)).tree
-      diffs += shape_differences(saved, _as_tree(abstract), f"{name}/")
+          epath.Path(step_dir) / (PARAMS_PREFIX + sources[name])).tree
+      diffs += shape_differences(saved, _as_tree(abstract),
+                                 f"{sources[name]}/")
     if diffs:
       shown = "; ".join(diffs[:4]) + (
           f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
@@ -267,8 +279,13 @@ class Checkpointer:
           "MODEL_DIR (nothing was changed on disk)")
 
   def restore_params(self, abstract_params: dict[str, Any],
-                     step: int | None = None) -> dict[str, Any]:
-    """Restores only the named parameter collections (e.g. {'encoder': ...})."""
+                     step: int | None = None,
+                     sources: Mapping[str, str] | None = None
+                     ) -> dict[str, Any]:
+    """Restores only the named parameter collections (e.g. {'encoder': ...}).
+
+    `sources` renames on the way in: {'head': 'head.mnli'} restores the
+    saved 'head.mnli' as our 'head' (see `check_shapes`)."""
     step = self._require_step(step)
     step_dir = self.step_dir(step)
     if checkpoint_manifest.exists(step_dir):
@@ -278,11 +295,12 @@ class Checkpointer:
             f"checkpoint {self.directory} step {step} is damaged: {problem}",
             "restore the run directory from a copy, or re-train that phase "
             "(move its results.json away)")
-    self.check_shapes(abstract_params, step)
+    self.check_shapes(abstract_params, step, sources)
+    sources = {k: (sources or {}).get(k, k) for k in abstract_params}
     out = self._manager.restore(step, args=ocp.args.Composite(**{
-        PARAMS_PREFIX + k: ocp.args.StandardRestore(_as_tree(v))
+        PARAMS_PREFIX + sources[k]: ocp.args.StandardRestore(_as_tree(v))
         for k, v in abstract_params.items()}))
-    return {k: _from_tree(out[PARAMS_PREFIX + k], v)
+    return {k: _from_tree(out[PARAMS_PREFIX + sources[k]], v)
             for k, v in abstract_params.items()}
 
   def restore_latest_valid(

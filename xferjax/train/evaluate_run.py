@@ -22,6 +22,7 @@ from xferjax.data import pipeline
 from xferjax.models.t5 import TEXT_TO_TEXT
 from xferjax.train import checkpointing, results_io
 from xferjax.train.eval_heads import RetrievalSettings
+from xferjax.train.multitask import HEAD_PREFIX, head_key
 from xferjax.train.evaluator import Evaluator
 from xferjax.train.trainer import (build_model_for_task, converter,
                                    prepare_model, resolve_model_config)
@@ -47,6 +48,10 @@ class EvalRun:
   retrieval_layer: int | None = None
   retrieval_pooling: str = "mean"
   retrieval_tune_split: str = "validation"
+  # A multi-task run's checkpoint has a head per task (params.head.<task>):
+  # the trained task whose head evaluates every task here. None: the first
+  # eval task's own head, when the checkpoint has one.
+  head_of_task: str | None = None
 
 
 def run_eval(run: EvalRun, model_cfg: Any = None,
@@ -77,7 +82,8 @@ def run_eval(run: EvalRun, model_cfg: Any = None,
       run.batch_size, head=head, retrieval=retrieval)
   ckpt = checkpointing.Checkpointer(run.checkpoint_dir)
   try:
-    params = ckpt.restore_params(prepared.abstract_params)
+    sources = head_sources(run, prepared.abstract_params, ckpt.collections())
+    params = ckpt.restore_params(prepared.abstract_params, sources=sources)
   finally:
     ckpt.close()
   output_dir = run.output_dir or os.path.join(run.checkpoint_dir, "eval")
@@ -89,3 +95,33 @@ def run_eval(run: EvalRun, model_cfg: Any = None,
     results_io.write_json(os.path.join(output_dir, "eval_results.json"),
                           results)
   return results
+
+
+def head_sources(run: EvalRun, abstract_params: dict[str, Any],
+                 saved: list[str]) -> dict[str, str]:
+  """Which saved collection is the evaluation model's 'head'.
+
+  A single-task checkpoint has 'head'; a multi-task one has 'head.<task>'
+  for each of its tasks, and `run.head_of_task` (default: the first eval
+  task) names the one to use."""
+  if "head" not in abstract_params:  # retrieval: the encoder alone
+    return {}
+  task_heads = sorted(c[len(HEAD_PREFIX):] for c in saved
+                      if c.startswith(HEAD_PREFIX))
+  if run.head_of_task is None and "head" in saved:
+    return {}
+  if not task_heads:
+    if run.head_of_task is None:  # no head at all: check_shapes says so
+      return {}
+    raise errors.ConfigError(
+        f"EvalRun.head_of_task={run.head_of_task!r}, but "
+        f"{run.checkpoint_dir} is a single-task run (one 'head')",
+        "drop EvalRun.head_of_task: that head is used")
+  wanted = run.head_of_task or run.tasks[0]
+  if wanted not in task_heads:
+    raise errors.ConfigError(
+        f"the multi-task checkpoint {run.checkpoint_dir} has no head for "
+        f"{wanted!r}; it has heads for {task_heads}",
+        "set EvalRun.head_of_task to one of those tasks (its head then "
+        "evaluates every EVAL_TASKS task, e.g. an MNLI head on XNLI)")
+  return {"head": head_key(wanted)}

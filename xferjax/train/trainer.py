@@ -478,7 +478,7 @@ def run_training(run: TrainRun, model_cfg: Any = None,
       warmup_steps=run.warmup_steps, weight_decay=run.weight_decay,
       grad_clip_norm=run.grad_clip_norm, decay=run.lr_decay,
       name=run.optimizer)
-  state_shardings = _state_shardings(prepared, optimizer)
+  state_shardings = state_shardings_of(prepared, optimizer)
 
   run_dir.prepare(run.model_dir)
   if config_text is not None and jax.process_index() == 0:
@@ -567,7 +567,9 @@ def _close_quietly(logger, ckpt) -> None:
       log.warning("while closing after an error: %s", e)
 
 
-def _state_shardings(prepared: PreparedModel, optimizer) -> TrainState:
+def state_shardings_of(prepared: PreparedModel, optimizer) -> TrainState:
+  """Where every leaf of the TrainState lives (the trainer's jit out/in
+  shardings; the planner and restores use the same)."""
   # optax states mirror params, so initialising from the boxed abstract params
   # carries the logical axes over to every moment; counters get replicated,
   # and so do Adafactor's factored moments (their rank differs from the
