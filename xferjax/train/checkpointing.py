@@ -93,6 +93,12 @@ def _all_agree(ok: bool) -> bool:
   return bool(np.all(multihost_utils.process_allgather(np.asarray(ok))))
 
 
+def _source_names(abstract_params: dict[str, Any],
+                  sources: Mapping[str, str] | None) -> dict[str, str]:
+  """{our collection: the saved collection it is restored from}."""
+  return {k: (sources or {}).get(k, k) for k in abstract_params}
+
+
 class Checkpointer:
   """Saves and restores `TrainState`s in `<model_dir>/checkpoints`."""
 
@@ -254,7 +260,7 @@ class Checkpointer:
     `sources`: the saved collection each of ours comes from, where the
     names differ (a multi-task run's 'head.<task>' for an eval's 'head')."""
     step_dir = self.step_dir(step)
-    sources = {k: (sources or {}).get(k, k) for k in abstract_params}
+    sources = _source_names(abstract_params, sources)
     available = set(self.collections(step))
     missing = set(sources.values()) - available
     if missing:
@@ -295,8 +301,8 @@ class Checkpointer:
             f"checkpoint {self.directory} step {step} is damaged: {problem}",
             "restore the run directory from a copy, or re-train that phase "
             "(move its results.json away)")
+    sources = _source_names(abstract_params, sources)
     self.check_shapes(abstract_params, step, sources)
-    sources = {k: (sources or {}).get(k, k) for k in abstract_params}
     out = self._manager.restore(step, args=ocp.args.Composite(**{
         PARAMS_PREFIX + sources[k]: ocp.args.StandardRestore(_as_tree(v))
         for k, v in abstract_params.items()}))

@@ -108,11 +108,11 @@ def head_sources(run: EvalRun, abstract_params: dict[str, Any],
     return {}
   task_heads = sorted(c[len(HEAD_PREFIX):] for c in saved
                       if c.startswith(HEAD_PREFIX))
-  if run.head_of_task is None and "head" in saved:
-    return {}
-  if not task_heads:
-    if run.head_of_task is None:  # no head at all: check_shapes says so
+  if run.head_of_task is None:
+    # A single-task run; or no head at all, which check_shapes reports.
+    if "head" in saved or not task_heads:
       return {}
+  elif not task_heads:
     raise errors.ConfigError(
         f"EvalRun.head_of_task={run.head_of_task!r}, but "
         f"{run.checkpoint_dir} is a single-task run (one 'head')",
